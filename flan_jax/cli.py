@@ -1,0 +1,44 @@
+"""Shared set-up for the command-line scripts: logging and task modules."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+
+# TensorFlow is used for data only; keep its C++ logging and GPU probing quiet.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from absl import flags  # pylint: disable=g-import-not-at-top
+
+_MODULES = flags.DEFINE_multi_string(
+    "module", [], "Python module(s) to import before gin is parsed, e.g. "
+    "one that registers your own seqio tasks (`--module=my_project.tasks`).")
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+  """Plain progress lines on stdout from the `flan_jax` logger."""
+  log = logging.getLogger("flan_jax")
+  if not log.handlers:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s",
+                                           datefmt="%H:%M:%S"))
+    log.addHandler(handler)
+  log.setLevel(level)
+  log.propagate = False
+  # absl logging (seqio, orbax) reports every task and checkpoint it touches;
+  # flan_jax's own logger says what matters, so keep absl to errors.
+  logging.getLogger("absl").setLevel(logging.ERROR)
+  logging.getLogger().setLevel(logging.WARNING)
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  tf.config.set_visible_devices([], "GPU")
+
+
+def import_modules() -> None:
+  """Imports the --module flags' modules (they register tasks)."""
+  repo_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  if repo_root not in sys.path:
+    sys.path.append(repo_root)
+  for name in _MODULES.value:
+    importlib.import_module(name)

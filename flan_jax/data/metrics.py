@@ -1,0 +1,234 @@
+"""Metric functions in seqio's form: ``fn(targets, predictions) -> {name: value}``.
+
+Thin wrappers over the field's libraries (sacrebleu, rouge-score,
+scikit-learn, scipy, editdistance); only the SQuAD/TriviaQA answer
+normalisation is written here, as those benchmarks define it. Scores are
+percentages (0-100) so that tables read like the paper's, except correlations
+(Pearson, Spearman, Matthews), which are also scaled by 100.
+
+Where a dataset has several acceptable answers, its postprocess_fn returns a
+list of strings as the target, and the metrics below take the best match.
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+import string
+from typing import Callable, Sequence
+
+import editdistance
+import numpy as np
+import sacrebleu
+import scipy.stats
+from rouge_score import rouge_scorer
+from rouge_score import scoring
+from sklearn import metrics as sklearn_metrics
+
+Target = str | Sequence[str]
+
+
+def _check_lengths(targets, predictions) -> None:
+  if len(targets) != len(predictions):
+    raise ValueError(
+        f"got {len(targets)} targets but {len(predictions)} predictions")
+
+
+def _as_references(target: Target) -> list[str]:
+  return [target] if isinstance(target, str) else list(target)
+
+
+def exact_match_accuracy(targets: Sequence[str],
+                         predictions: Sequence[str]) -> dict[str, float]:
+  """Percentage of predictions equal to their target after trimming spaces."""
+  _check_lengths(targets, predictions)
+  correct = sum(
+      str(t).strip() == str(p).strip() for t, p in zip(targets, predictions))
+  return {"accuracy": 100.0 * correct / max(len(targets), 1)}
+
+
+def strip_postprocessor(text: str, example=None, is_target: bool = False) -> str:
+  """seqio postprocess_fn for generation tasks: trims surrounding whitespace."""
+  del example, is_target
+  return text.strip()
+
+
+# --- SQuAD / TriviaQA style answer matching ---------------------------------
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCTUATION = set(string.punctuation)
+
+
+def normalize_squad_answer(text: str) -> str:
+  """Lower case, drop punctuation and articles, squeeze whitespace (SQuAD v1.1)."""
+  text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
+  return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def normalize_trivia_qa_answer(text: str) -> str:
+  """SQuAD normalisation plus underscores to spaces (TriviaQA's evaluation)."""
+  return normalize_squad_answer(text.replace("_", " "))
+
+
+def _token_f1(reference: str, prediction: str) -> float:
+  ref_tokens, pred_tokens = reference.split(), prediction.split()
+  common = collections.Counter(ref_tokens) & collections.Counter(pred_tokens)
+  overlap = sum(common.values())
+  if not ref_tokens or not pred_tokens:
+    return float(ref_tokens == pred_tokens)
+  if overlap == 0:
+    return 0.0
+  precision, recall = overlap / len(pred_tokens), overlap / len(ref_tokens)
+  return 2 * precision * recall / (precision + recall)
+
+
+def _best_over_references(targets, predictions, score: Callable[[str, str],
+                                                                float],
+                          normalize: Callable[[str], str]) -> float:
+  _check_lengths(targets, predictions)
+  best = [
+      max(score(normalize(r), normalize(p)) for r in _as_references(t))
+      for t, p in zip(targets, predictions)
+  ]
+  return 100.0 * float(np.mean(best)) if best else 0.0
+
+
+def squad(targets: Sequence[Target],
+          predictions: Sequence[str]) -> dict[str, float]:
+  """SQuAD exact match and token F1, best over each example's answers."""
+  return {
+      "em": _best_over_references(targets, predictions,
+                                  lambda r, p: float(r == p),
+                                  normalize_squad_answer),
+      "f1": _best_over_references(targets, predictions, _token_f1,
+                                  normalize_squad_answer),
+  }
+
+
+def trivia_qa(targets: Sequence[Target],
+              predictions: Sequence[str]) -> dict[str, float]:
+  """TriviaQA-style exact match (and F1), best over the answer aliases."""
+  return {
+      "em": _best_over_references(targets, predictions,
+                                  lambda r, p: float(r == p),
+                                  normalize_trivia_qa_answer),
+      "f1": _best_over_references(targets, predictions, _token_f1,
+                                  normalize_trivia_qa_answer),
+  }
+
+
+# --- generation quality -------------------------------------------------------
+
+
+def bleu(targets: Sequence[Target],
+         predictions: Sequence[str]) -> dict[str, float]:
+  """Corpus BLEU from sacrebleu (13a tokenisation, exponential smoothing).
+
+  Examples may have different numbers of references; missing ones are
+  padded with None, which sacrebleu skips.
+  """
+  _check_lengths(targets, predictions)
+  references = [_as_references(t) for t in targets]
+  width = max((len(r) for r in references), default=1)
+  streams = [[r[i] if i < len(r) else None for r in references]
+             for i in range(width)]
+  result = sacrebleu.corpus_bleu(list(predictions), streams,
+                                 smooth_method="exp", tokenize="13a")
+  return {"bleu": float(result.score)}
+
+
+_ROUGE_TYPES = ("rouge1", "rouge2", "rougeLsum")
+
+
+def _rouge_text(text: str) -> str:
+  # rougeLsum treats newlines as sentence boundaries.
+  return text.replace(" . ", " .\n")
+
+
+def rouge(targets: Sequence[Target],
+          predictions: Sequence[str]) -> dict[str, float]:
+  """ROUGE-1/2/Lsum F-measure (rouge-score, stemmed), mean over examples.
+
+  With several references, each example scores its best reference
+  (per ROUGE type), as FLAN does for structure-to-text.
+  """
+  _check_lengths(targets, predictions)
+  scorer = rouge_scorer.RougeScorer(list(_ROUGE_TYPES), use_stemmer=True)
+  aggregator = scoring.BootstrapAggregator()
+  for target, prediction in zip(targets, predictions):
+    scores = [scorer.score(_rouge_text(r), _rouge_text(prediction))
+              for r in _as_references(target)]
+    aggregator.add_scores({
+        kind: max((s[kind] for s in scores), key=lambda x: x.fmeasure)
+        for kind in _ROUGE_TYPES
+    })
+  result = aggregator.aggregate()
+  return {kind: 100.0 * result[kind].mid.fmeasure for kind in _ROUGE_TYPES}
+
+
+def mean_edit_distance(targets: Sequence[str],
+                       predictions: Sequence[str]) -> dict[str, float]:
+  """Mean character edit distance (lower is better) and exact match."""
+  _check_lengths(targets, predictions)
+  distances = [editdistance.eval(t, p) for t, p in zip(targets, predictions)]
+  return {
+      "edit_distance": float(np.mean(distances)) if distances else 0.0,
+      **exact_match_accuracy(targets, predictions),
+  }
+
+
+# --- classification and regression -------------------------------------------
+
+
+def f1_binary(targets: Sequence[str], predictions: Sequence[str], *,
+              positive: str) -> dict[str, float]:
+  """F1 of the `positive` class, plus accuracy (e.g. MRPC, QQP)."""
+  _check_lengths(targets, predictions)
+  y_true = [t == positive for t in targets]
+  y_pred = [p == positive for p in predictions]
+  return {
+      "f1": 100.0 * sklearn_metrics.f1_score(y_true, y_pred, zero_division=0),
+      **exact_match_accuracy(targets, predictions),
+  }
+
+
+def f1_macro(targets: Sequence[str],
+             predictions: Sequence[str]) -> dict[str, float]:
+  """Mean F1 over the classes present in the targets (e.g. CB), plus accuracy."""
+  _check_lengths(targets, predictions)
+  labels = sorted(set(targets))
+  return {
+      "f1_macro": 100.0 * sklearn_metrics.f1_score(
+          targets, predictions, labels=labels, average="macro",
+          zero_division=0),
+      **exact_match_accuracy(targets, predictions),
+  }
+
+
+def matthews_corrcoef(targets: Sequence[str],
+                      predictions: Sequence[str]) -> dict[str, float]:
+  """Matthews correlation (CoLA), scaled by 100."""
+  _check_lengths(targets, predictions)
+  return {"mcc": 100.0 * sklearn_metrics.matthews_corrcoef(targets, predictions)}
+
+
+def _as_float(text: str) -> float:
+  try:
+    return float(text)
+  except (TypeError, ValueError):
+    return float("nan")
+
+
+def pearson_spearman(targets: Sequence[str],
+                     predictions: Sequence[str]) -> dict[str, float]:
+  """Correlations between numeric targets and predictions (STS-B), x100.
+
+  Predictions that are not numbers count as 0, like an unusable answer.
+  """
+  _check_lengths(targets, predictions)
+  y = np.array([_as_float(t) for t in targets])
+  y_hat = np.nan_to_num(np.array([_as_float(p) for p in predictions]))
+  return {
+      "pearson": 100.0 * float(scipy.stats.pearsonr(y, y_hat)[0]),
+      "spearman": 100.0 * float(scipy.stats.spearmanr(y, y_hat)[0]),
+  }

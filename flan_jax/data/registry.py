@@ -1,0 +1,296 @@
+"""One call registers every seqio task variant of one dataset.
+
+Naming convention (``<collection>`` groups datasets, e.g. ``demo``)::
+
+    <collection>:<dataset>:train          all templates spread over the examples
+    <collection>:<dataset>:t<i>:gen       template i, greedy generation + metrics
+    <collection>:<dataset>:t<i>:score     template i, rank classification
+                                          (datasets with answer options only)
+
+Templates are numbered from 0 in the order given. Inverted templates ("turn
+the task around") appear only in the training task: their targets are free
+text that the dataset's metric does not measure, so they get no eval tasks.
+
+Example::
+
+    spec = DatasetSpec(
+        name="movie_mood", collection="mine",
+        source=seqio.FunctionDataSource(make_split, splits=("train", "test")),
+        templates=[Template("{text}\\nHappy or sad?\\n{options_}", "{answer}")],
+        options=("happy", "sad"))
+    register_dataset(spec)   # -> mine:movie_mood:train, :t0:gen, :t0:score
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Callable, Mapping, Sequence
+
+import seqio
+import tensorflow as tf
+
+from flan_jax.data import metrics as metrics_lib
+from flan_jax.data import rank_classification
+from flan_jax.data import templates as templates_lib
+from flan_jax.data import vocab as vocab_lib
+
+Preprocessor = Callable[[tf.data.Dataset], tf.data.Dataset]
+
+TRAIN, GENERATION, SCORING = "train", "gen", "score"
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+  """Everything needed to register one dataset.
+
+  Attributes:
+    name: dataset key, unique within its collection (letters, digits, _).
+    source: a seqio DataSource yielding raw examples.
+    templates: instruction templates over the prepared example's fields.
+    collection: prefix of every task name.
+    prepare: dataset-specific preparation, run in order before templating
+      (each maps a tf.data.Dataset of raw examples to prepared examples).
+    options: constant answer classes; when None and a template uses
+      ``{options_}``, examples must carry their own ``options`` field.
+    answer_field: the field holding the correct option (classification).
+    metric_fns: seqio metric functions for generation tasks.
+    postprocess_fn: seqio postprocess_fn for generation tasks.
+    train_split: split the training task reads.
+  """
+
+  name: str
+  source: seqio.DataSource
+  templates: Sequence[templates_lib.Template]
+  collection: str = "user"
+  prepare: Sequence[Preprocessor] = ()
+  options: Sequence[str] | None = None
+  answer_field: str = "answer"
+  metric_fns: Sequence[Callable] = (metrics_lib.exact_match_accuracy,)
+  postprocess_fn: Callable | None = metrics_lib.strip_postprocessor
+  train_split: str = "train"
+
+  @property
+  def is_classification(self) -> bool:
+    return any(t.has_options for t in self.templates)
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskInfo:
+  """What a registered task name stands for."""
+  collection: str
+  dataset: str
+  variant: str  # TRAIN, GENERATION or SCORING
+  template: int | None  # None for the training task
+
+
+@dataclasses.dataclass(frozen=True)
+class RegisteredDataset:
+  spec: DatasetSpec
+  train_task: str
+  generation_tasks: tuple[str, ...]
+  scoring_tasks: tuple[str, ...]
+
+  @property
+  def eval_tasks(self) -> tuple[str, ...]:
+    """The FLAN protocol's eval tasks: rank classification where options exist."""
+    return self.scoring_tasks or self.generation_tasks
+
+  @property
+  def key(self) -> str:
+    return f"{self.spec.collection}:{self.spec.name}"
+
+
+_DATASETS: dict[str, RegisteredDataset] = {}
+_TASKS: dict[str, TaskInfo] = {}
+
+
+def task_name(collection: str, dataset: str, variant: str,
+              template: int | None = None) -> str:
+  if variant == TRAIN:
+    return f"{collection}:{dataset}:{TRAIN}"
+  return f"{collection}:{dataset}:t{template}:{variant}"
+
+
+def describe_task(name: str) -> TaskInfo:
+  """Looks up a task registered through `register_dataset`."""
+  try:
+    return _TASKS[name]
+  except KeyError:
+    raise KeyError(f"'{name}' was not registered by flan_jax.register_dataset")
+
+
+def get_dataset(key: str) -> RegisteredDataset:
+  """Looks up a registered dataset by '<collection>:<dataset>'."""
+  try:
+    return _DATASETS[key]
+  except KeyError:
+    raise KeyError(f"no dataset '{key}' is registered; registered: "
+                   f"{', '.join(sorted(_DATASETS)) or 'none'}") from None
+
+
+def registered_datasets(collection: str | None = None) -> list[RegisteredDataset]:
+  return [d for d in _DATASETS.values()
+          if collection is None or d.spec.collection == collection]
+
+
+def output_features(vocabulary: seqio.Vocabulary | None = None
+                    ) -> dict[str, seqio.Feature]:
+  vocabulary = vocabulary or vocab_lib.default_vocabulary()
+  return {
+      "inputs": seqio.Feature(vocabulary, add_eos=True, required=False),
+      "targets": seqio.Feature(vocabulary, add_eos=True),
+  }
+
+
+def _source_element_spec(source: seqio.DataSource):
+  split = list(source.splits)[0]
+  try:
+    return source.get_dataset(split=split, shuffle=False).element_spec
+  except Exception as first_error:  # data not on disk: use the builder's schema
+    if isinstance(source, seqio.TfdsDataSource):
+      return source.tfds_dataset.builder.info.features.get_tensor_spec()
+    raise first_error
+
+
+def prepare_fns(spec: DatasetSpec) -> list[Preprocessor]:
+  """The dataset's own preparation, then its constant options (if any)."""
+  fns = list(spec.prepare)
+  if spec.options is not None:
+    fns.append(_add_constant_options(spec.options))
+  return fns
+
+
+def prepared_dataset(spec: DatasetSpec, split: str) -> tf.data.Dataset:
+  """A split's prepared examples: the fields templates render, untokenized."""
+  ds = spec.source.get_dataset(split=split, shuffle=False)
+  for fn in prepare_fns(spec):
+    ds = fn(ds)
+  return ds
+
+
+def prepared_fields(spec: DatasetSpec) -> frozenset[str]:
+  """Fields of a prepared example, found by tracing `prepare` on no data."""
+  element_spec = _source_element_spec(spec.source)
+  ds = tf.data.Dataset.from_generator(lambda: iter(()),
+                                      output_signature=element_spec)
+  for fn in prepare_fns(spec):
+    ds = fn(ds)
+  if not isinstance(ds.element_spec, Mapping):
+    raise TypeError(f"dataset '{spec.name}': prepared examples must be dicts "
+                    f"of named fields, got {ds.element_spec}")
+  return frozenset(ds.element_spec)
+
+
+def _add_constant_options(options: Sequence[str]) -> Preprocessor:
+
+  @seqio.map_over_dataset
+  def add(ex):
+    ex = dict(ex)
+    ex[templates_lib.OPTIONS_FIELD] = tf.constant(list(options), tf.string)
+    return ex
+
+  return add
+
+
+def _render_with(template: templates_lib.Template) -> Preprocessor:
+  return seqio.map_over_dataset(
+      functools.partial(templates_lib.render_example, template))
+
+
+def _render_any_template(templates: Sequence[templates_lib.Template]):
+  """Training preprocessor: each example gets one template, drawn per example.
+
+  The draw uses seqio's per-example seeds, so the same seed gives the same
+  assignment on every run.
+  """
+
+  @seqio.map_over_dataset(num_seeds=1)
+  def render(ex, seed):
+    choice = tf.random.stateless_uniform([], seed, 0, len(templates), tf.int32)
+    rendered = [templates_lib.render_example(t, ex) for t in templates]
+    return {
+        key: tf.gather(tf.stack([r[key] for r in rendered]), choice)
+        for key in ("inputs", "targets")
+    }
+
+  return render
+
+
+def _keep_text_fields(ds: tf.data.Dataset) -> tf.data.Dataset:
+  """Drops raw fields so tasks only carry what the model pipeline uses."""
+  keep = ("inputs", "targets", "idx", "option_idx", "is_correct")
+  return ds.map(lambda ex: {k: v for k, v in ex.items() if k in keep},
+                num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _check(spec: DatasetSpec) -> None:
+  if not spec.name.replace("_", "").isalnum():
+    raise ValueError(f"dataset name '{spec.name}' must use letters, digits, _")
+  if not spec.templates:
+    raise ValueError(f"dataset '{spec.name}' has no templates")
+  if all(t.inverted for t in spec.templates):
+    raise ValueError(f"dataset '{spec.name}' has only inverted templates, so "
+                     "it cannot be evaluated")
+  available = prepared_fields(spec)
+  for index, template in enumerate(spec.templates):
+    templates_lib.check_fields(template, available, dataset=spec.name,
+                               index=index)
+    if template.has_options and spec.answer_field not in available:
+      raise templates_lib.TemplateError(
+          f"dataset '{spec.name}': template {index} lists options but the "
+          f"answer field '{spec.answer_field}' is missing")
+
+
+def register_dataset(spec: DatasetSpec,
+                     *,
+                     vocabulary: seqio.Vocabulary | None = None,
+                     overwrite: bool = False) -> RegisteredDataset:
+  """Registers the training, generation and scoring tasks of one dataset.
+
+  Raises:
+    TemplateError: a template names a field the (prepared) source lacks.
+  """
+  _check(spec)
+  features = output_features(vocabulary)
+  shared_head = prepare_fns(spec)
+  tokenize_tail = [
+      seqio.preprocessors.tokenize,
+      seqio.preprocessors.append_eos_after_trim,
+  ]
+
+  def add_task(name, info, render, metric_fns, postprocess_fn):
+    if overwrite:
+      seqio.TaskRegistry.remove(name)
+    seqio.TaskRegistry.add(
+        name,
+        source=spec.source,
+        preprocessors=[*shared_head, render, _keep_text_fields, *tokenize_tail],
+        output_features=features,
+        metric_fns=list(metric_fns),
+        postprocess_fn=postprocess_fn)
+    _TASKS[name] = info
+
+  train = task_name(spec.collection, spec.name, TRAIN)
+  add_task(train, TaskInfo(spec.collection, spec.name, TRAIN, None),
+           _render_any_template(spec.templates), (), None)
+
+  generation, scoring = [], []
+  for index, template in enumerate(spec.templates):
+    if template.inverted:
+      continue
+    name = task_name(spec.collection, spec.name, GENERATION, index)
+    add_task(name, TaskInfo(spec.collection, spec.name, GENERATION, index),
+             _render_with(template), spec.metric_fns, spec.postprocess_fn)
+    generation.append(name)
+    if template.has_options and template.targets_use(spec.answer_field):
+      name = task_name(spec.collection, spec.name, SCORING, index)
+      add_task(name, TaskInfo(spec.collection, spec.name, SCORING, index),
+               rank_classification.expand_options(template, spec.answer_field),
+               [rank_classification.rank_classification_accuracy],
+               rank_classification.option_row_postprocessor)
+      scoring.append(name)
+
+  registered = RegisteredDataset(spec, train, tuple(generation), tuple(scoring))
+  _DATASETS[registered.key] = registered
+  return registered

@@ -1,0 +1,167 @@
+"""The model API the trainer and the eval job call (t5x style).
+
+`EncoderDecoderModel` wraps a flax module with three functions over seqio
+model features (see `seqio.EncDecFeatureConverter`):
+
+    loss_fn(params, batch, dropout_rng) -> (loss, metrics)
+    score_batch(params, batch)          -> [batch] summed target log-likelihood
+    predict_batch(params, batch)        -> [batch, max_decode_length] tokens
+
+Loss normalisation: the summed token cross-entropy is divided by the number
+of target tokens in the batch (`loss_normalizing_factor=None`), or by a fixed
+constant when one is given (t5x's choice for comparable losses across
+batches with different amounts of padding).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Mapping
+
+import jax
+import jax.numpy as jnp
+import optax
+import seqio
+
+from flan_jax import decoding
+from flan_jax.models import t5
+
+Array = jax.Array
+Batch = Mapping[str, Array]
+
+
+def cross_entropy(logits: Array, targets: Array, weights: Array, *,
+                  z_loss: float = 0.0,
+                  label_smoothing: float = 0.0) -> tuple[Array, Array, Array]:
+  """Token cross-entropy, summed over weighted tokens.
+
+  Returns:
+    (summed loss including z-loss, summed z-loss, number of correct tokens).
+  """
+  vocab = logits.shape[-1]
+  confidence = 1.0 - label_smoothing
+  off_value = label_smoothing / (vocab - 1)
+  soft_targets = jax.nn.one_hot(targets, vocab) * (confidence - off_value)
+  soft_targets += off_value
+  # Subtract the entropy of the smoothed targets so a perfect model has loss 0.
+  normalizing_constant = -(confidence * jnp.log(confidence) +
+                           (vocab - 1) * off_value * jnp.log(off_value + 1e-20))
+  log_z = jax.nn.logsumexp(logits, axis=-1)
+  token_loss = optax.softmax_cross_entropy(logits, soft_targets)
+  token_loss -= normalizing_constant
+  token_z_loss = z_loss * jnp.square(log_z)
+  correct = (jnp.argmax(logits, -1) == targets) * weights
+  return (jnp.sum((token_loss + token_z_loss) * weights),
+          jnp.sum(token_z_loss * weights), jnp.sum(correct))
+
+
+def sequence_log_likelihood(logits: Array, targets: Array,
+                            weights: Array) -> Array:
+  """Summed log P(target token) per sequence: [batch]."""
+  log_probs = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+  token_ll = jnp.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]
+  return jnp.sum(token_ll * weights, axis=-1)
+
+
+@dataclasses.dataclass(frozen=True)
+class EncoderDecoderModel:
+  """T5-style encoder-decoder behind the model API.
+
+  Attributes:
+    config: the network's shape.
+    z_loss: weight of log(Z)^2, which keeps the softmax normaliser near 1.
+    label_smoothing: mass moved from the target token to the others.
+    loss_normalizing_factor: divide the summed loss by this constant instead
+      of by the number of target tokens.
+    max_decode_length: longest generated target (tokens, EOS included) when
+      the batch does not say (see `decode_length`).
+  """
+
+  config: t5.T5Config
+  z_loss: float = 1e-4
+  label_smoothing: float = 0.0
+  loss_normalizing_factor: float | None = None
+  max_decode_length: int = 32
+
+  FEATURE_CONVERTER_CLS = seqio.EncDecFeatureConverter
+
+  @property
+  def module(self) -> t5.Transformer:
+    return t5.Transformer(self.config)
+
+  def feature_converter(self, pack: bool) -> seqio.FeatureConverter:
+    return self.FEATURE_CONVERTER_CLS(pack=pack)
+
+  def init_variables(self, rng: Array, input_shapes: Mapping[str, tuple[int, ...]]):
+    """Initial variables (params boxed with logical axis metadata)."""
+    enc = jnp.ones(input_shapes["encoder_input_tokens"], jnp.int32)
+    dec = jnp.ones(input_shapes["decoder_input_tokens"], jnp.int32)
+    return self.module.init(rng, enc, dec)
+
+  def _logits(self, params, batch: Batch, *, dropout_rng=None) -> Array:
+    return self.module.apply(
+        {"params": params},
+        batch["encoder_input_tokens"],
+        batch["decoder_input_tokens"],
+        batch.get("encoder_segment_ids"),
+        batch.get("decoder_segment_ids"),
+        deterministic=dropout_rng is None,
+        rngs=None if dropout_rng is None else {"dropout": dropout_rng})
+
+  def loss_fn(self, params, batch: Batch,
+              dropout_rng: Array | None) -> tuple[Array, dict[str, Array]]:
+    logits = self._logits(params, batch, dropout_rng=dropout_rng)
+    weights = batch["decoder_loss_weights"].astype(jnp.float32)
+    loss, z_loss, correct = cross_entropy(
+        logits, batch["decoder_target_tokens"], weights, z_loss=self.z_loss,
+        label_smoothing=self.label_smoothing)
+    num_tokens = jnp.sum(weights)
+    denominator = (self.loss_normalizing_factor
+                   if self.loss_normalizing_factor is not None else
+                   jnp.maximum(num_tokens, 1.0))
+    metrics = {
+        "loss": loss / denominator,
+        "z_loss": z_loss / denominator,
+        "accuracy": correct / jnp.maximum(num_tokens, 1.0),
+        "num_target_tokens": num_tokens,
+    }
+    return loss / denominator, metrics
+
+  def score_batch(self, params, batch: Batch) -> Array:
+    """Summed log-likelihood of each example's target tokens: [batch]."""
+    logits = self._logits(params, batch)
+    return sequence_log_likelihood(logits, batch["decoder_target_tokens"],
+                                   batch["decoder_loss_weights"])
+
+  def decode_length(self, batch: Batch) -> int:
+    """Tokens to generate: the batch's target width, else max_decode_length.
+
+    seqio's Evaluator pads every target to the longest target of the eval
+    mixture, so generation stops where the longest reference would.
+    """
+    if "decoder_input_tokens" in batch:
+      return batch["decoder_input_tokens"].shape[1]
+    return self.max_decode_length
+
+  def predict_batch(self, params, batch: Batch) -> Array:
+    """Greedy decoding with a key/value cache: [batch, decode_length]."""
+    module = self.module
+    length = self.decode_length(batch)
+    encoder_tokens = batch["encoder_input_tokens"]
+    encoded = module.apply({"params": params}, encoder_tokens,
+                           method=module.encode)
+    encoder_segments = (encoder_tokens > 0).astype(jnp.int32)
+    batch_size = encoder_tokens.shape[0]
+    dummy_targets = jnp.zeros((batch_size, length), jnp.int32)
+    _, initial = module.apply({"params": params}, encoded, encoder_segments,
+                              dummy_targets, decode=True, mutable=["cache"],
+                              method=module.decode)
+
+    def step(tokens, cache):
+      logits, updated = module.apply(
+          {"params": params, "cache": cache}, encoded, encoder_segments,
+          tokens, decode=True, mutable=["cache"], method=module.decode)
+      return logits[:, -1, :], updated["cache"]
+
+    return decoding.greedy_search(step, initial["cache"], batch_size, length,
+                                  eos_id=1)

@@ -1,0 +1,137 @@
+"""Transformer building blocks shared by the model families.
+
+Every parameter is created with logical axis names (`nn.with_logical_partitioning`)
+and every large activation passes through `nn.with_logical_constraint`, so the
+mapping to a device mesh lives in one rule table (`flan_jax.partitioning`) and
+never in model code. Logical names used here:
+
+    batch, length, embed, heads, kv, mlp, vocab, relpos_buckets
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import flax.linen as nn
+
+Array = jax.Array
+DType = jnp.dtype
+Initializer = Callable[..., Array]
+
+constrain = nn.with_logical_constraint
+
+
+def param_with_axes(module: nn.Module, name: str, init: Initializer,
+                    shape: Sequence[int], axes: Sequence[str],
+                    dtype=jnp.float32) -> Array:
+  """Declares a parameter whose dimensions carry logical axis names."""
+  return module.param(name, nn.with_logical_partitioning(init, tuple(axes)),
+                      tuple(shape), dtype)
+
+
+class RMSNorm(nn.Module):
+  """Root-mean-square layer norm (T5 / Llama): scale only, no mean, no bias."""
+  epsilon: float = 1e-6
+  dtype: DType = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: Array) -> Array:
+    scale = param_with_axes(self, "scale", nn.initializers.ones,
+                            (x.shape[-1],), ("embed",))
+    x32 = x.astype(jnp.float32)
+    variance = jnp.mean(jnp.square(x32), axis=-1, keepdims=True)
+    normed = x32 * jax.lax.rsqrt(variance + self.epsilon)
+    return (normed * scale).astype(self.dtype)
+
+
+class DenseGeneral(nn.Module):
+  """x @ kernel over the last `len(in_axes)` dims; no bias (T5 v1.1 style).
+
+  Attributes:
+    features: output dims, e.g. (heads, head_dim).
+    in_axes: logical names of the contracted input dims.
+    out_axes: logical names of `features`.
+  """
+  features: Sequence[int]
+  in_axes: Sequence[str]
+  out_axes: Sequence[str]
+  kernel_init: Initializer = nn.initializers.lecun_normal()
+  dtype: DType = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: Array) -> Array:
+    n_in = len(self.in_axes)
+    in_shape = x.shape[-n_in:]
+    kernel = param_with_axes(
+        self, "kernel", _fan_in_init(self.kernel_init, n_in),
+        (*in_shape, *self.features), (*self.in_axes, *self.out_axes))
+    x = x.astype(self.dtype)
+    kernel = kernel.astype(self.dtype)
+    contract = (tuple(range(x.ndim - n_in, x.ndim)), tuple(range(n_in)))
+    return jax.lax.dot_general(x, kernel, (contract, ((), ())))
+
+
+def _fan_in_init(init: Initializer, n_in: int) -> Initializer:
+  """Initialises a multi-dim kernel as if its in/out dims were flattened."""
+
+  def wrapped(key, shape, dtype=jnp.float32):
+    fan_in, fan_out = math.prod(shape[:n_in]), math.prod(shape[n_in:])
+    return init(key, (fan_in, fan_out), dtype).reshape(shape)
+
+  return wrapped
+
+
+class Embed(nn.Module):
+  """Token embedding table (vocab, embed); `attend` gives tied output logits."""
+  num_embeddings: int
+  features: int
+  dtype: DType = jnp.float32
+  embedding_init: Initializer = nn.initializers.normal(stddev=1.0)
+
+  def setup(self):
+    self.embedding = param_with_axes(self, "embedding", self.embedding_init,
+                                     (self.num_embeddings, self.features),
+                                     ("vocab", "embed"))
+
+  def __call__(self, tokens: Array) -> Array:
+    return jnp.take(self.embedding, tokens, axis=0).astype(self.dtype)
+
+  def attend(self, x: Array) -> Array:
+    return jnp.einsum("...e,ve->...v", x.astype(self.dtype),
+                      self.embedding.astype(self.dtype))
+
+
+class GatedMlp(nn.Module):
+  """act(x W_gate) * (x W_up) then W_down: T5 v1.1's gated-GELU, Llama's SwiGLU."""
+  d_ff: int
+  activation: Callable[[Array], Array] = nn.gelu
+  dropout_rate: float = 0.0
+  dtype: DType = jnp.float32
+  gate_name: str = "wi_0"
+  up_name: str = "wi_1"
+  down_name: str = "wo"
+
+  @nn.compact
+  def __call__(self, x: Array, *, deterministic: bool = True) -> Array:
+    dense = lambda name, features, in_axes, out_axes: DenseGeneral(
+        (features,), in_axes, out_axes, dtype=self.dtype, name=name)
+    gate = dense(self.gate_name, self.d_ff, ("embed",), ("mlp",))(x)
+    up = dense(self.up_name, self.d_ff, ("embed",), ("mlp",))(x)
+    hidden = self.activation(gate) * up
+    hidden = constrain(hidden, ("batch", "length", "mlp"))
+    hidden = nn.Dropout(self.dropout_rate)(hidden, deterministic=deterministic)
+    return dense(self.down_name, x.shape[-1], ("mlp",), ("embed",))(hidden)
+
+
+def attention_mask(query_segments: Array, key_segments: Array,
+                   causal: bool = False) -> Array:
+  """Boolean [batch, 1, q, k] mask: same non-zero segment (and causal)."""
+  mask = (query_segments[:, :, None] == key_segments[:, None, :])
+  mask &= (query_segments[:, :, None] > 0) & (key_segments[:, None, :] > 0)
+  if causal:
+    q_len, k_len = query_segments.shape[1], key_segments.shape[1]
+    mask &= jnp.tril(jnp.ones((q_len, k_len), bool), k=k_len - q_len)
+  return mask[:, None, :, :]

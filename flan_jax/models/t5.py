@@ -1,0 +1,325 @@
+"""T5 v1.1-style encoder-decoder (the FLAN-T5 shape) in flax.linen.
+
+Gated-GELU MLP, RMSNorm, bucketed relative position bias shared by the layers
+of each stack, no biases, attention logits unscaled (T5 folds the 1/sqrt(d)
+into the query initialisation), untied or tied output layer.
+
+Decoding uses a key/value cache in the flax "cache" collection: call
+`Transformer.decode` once with `decode=True` on a full-length dummy target to
+create the cache (the cross-attention keys and values are projected then, once
+per example), then once per generated token with one token each.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+import flax.linen as nn
+
+from flan_jax.models import layers
+
+Array = jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class T5Config:
+  """Shape of a T5 v1.1 model (names follow the paper/t5x, not Hugging Face)."""
+  vocab_size: int = 1024
+  d_model: int = 128
+  num_heads: int = 4
+  head_dim: int = 32
+  d_ff: int = 512
+  num_encoder_layers: int = 2
+  num_decoder_layers: int = 2
+  relative_attention_num_buckets: int = 32
+  relative_attention_max_distance: int = 128
+  dropout_rate: float = 0.0
+  layer_norm_epsilon: float = 1e-6
+  tie_word_embeddings: bool = False
+  dtype: str = "float32"  # compute dtype; parameters are always float32
+
+  @property
+  def compute_dtype(self):
+    return jnp.dtype(self.dtype)
+
+
+def relative_position_bucket(relative_position: Array, *, bidirectional: bool,
+                             num_buckets: int, max_distance: int) -> Array:
+  """Maps key-minus-query distances to T5's log-spaced buckets.
+
+  Half of the buckets (all of them when unidirectional) hold exact small
+  distances; the rest grow logarithmically up to `max_distance`. A
+  bidirectional bias gives keys after the query the upper half of the buckets.
+  """
+  bucket = jnp.zeros_like(relative_position)
+  if bidirectional:
+    num_buckets //= 2
+    bucket += (relative_position > 0).astype(jnp.int32) * num_buckets
+    distance = jnp.abs(relative_position)
+  else:
+    distance = -jnp.minimum(relative_position, 0)
+  max_exact = num_buckets // 2
+  is_small = distance < max_exact
+  # Clamp before the log so that distance 0 gives no warning; it is "small".
+  log_ratio = jnp.log(jnp.maximum(distance, 1).astype(jnp.float32) / max_exact)
+  large = max_exact + (log_ratio / math.log(max_distance / max_exact) *
+                       (num_buckets - max_exact)).astype(jnp.int32)
+  large = jnp.minimum(large, num_buckets - 1)
+  return bucket + jnp.where(is_small, distance, large)
+
+
+class RelativePositionBias(nn.Module):
+  """Learned per-head bias for each distance bucket; [1, heads, q, k]."""
+  num_heads: int
+  num_buckets: int
+  max_distance: int
+  bidirectional: bool
+
+  @nn.compact
+  def __call__(self, query_positions: Array, key_positions: Array) -> Array:
+    table = layers.param_with_axes(
+        self, "rel_embedding", nn.initializers.normal(stddev=1.0),
+        (self.num_buckets, self.num_heads), ("relpos_buckets", "heads"))
+    buckets = relative_position_bucket(
+        key_positions[None, :] - query_positions[:, None],
+        bidirectional=self.bidirectional, num_buckets=self.num_buckets,
+        max_distance=self.max_distance)
+    bias = jnp.take(table, buckets, axis=0)  # [q, k, heads]
+    return jnp.transpose(bias, (2, 0, 1))[None]
+
+
+class Attention(nn.Module):
+  """Multi-head attention with T5 initialisation and an optional KV cache."""
+  config: T5Config
+  is_cross_attention: bool = False
+
+  @nn.compact
+  def __call__(self, inputs_q: Array, inputs_kv: Array, *, bias: Array | None,
+               mask: Array | None, decode: bool = False,
+               deterministic: bool = True) -> Array:
+    cfg = self.config
+    heads_axes = ("heads", "kv")
+    projection = lambda name, stddev: layers.DenseGeneral(
+        (cfg.num_heads, cfg.head_dim), ("embed",), heads_axes,
+        kernel_init=nn.initializers.normal(stddev), dtype=cfg.compute_dtype,
+        name=name)
+    query = projection("query", (cfg.d_model * cfg.head_dim)**-0.5)(inputs_q)
+    key_value_axes = ("batch", "length", "heads", "kv")
+    query = layers.constrain(query, key_value_axes)
+
+    if decode and self.is_cross_attention and self.has_variable(
+        "cache", "cross_key"):
+      # Encoder keys/values were projected once, when the cache was created.
+      key = self.get_variable("cache", "cross_key")
+      value = self.get_variable("cache", "cross_value")
+    else:
+      key = projection("key", cfg.d_model**-0.5)(inputs_kv)
+      value = projection("value", cfg.d_model**-0.5)(inputs_kv)
+      key = layers.constrain(key, key_value_axes)
+      value = layers.constrain(value, key_value_axes)
+      if decode:
+        key, value = self._update_cache(key, value)
+
+    out = jax.nn.dot_product_attention(query, key, value, bias=bias,
+                                       mask=mask, scale=1.0)
+    out = layers.constrain(out, key_value_axes)
+    out = layers.DenseGeneral(
+        (cfg.d_model,), heads_axes, ("embed",),
+        kernel_init=nn.initializers.normal((cfg.num_heads * cfg.head_dim)**-0.5),
+        dtype=cfg.compute_dtype, name="out")(out)
+    return nn.Dropout(cfg.dropout_rate)(out, deterministic=deterministic)
+
+  def _update_cache(self, key: Array, value: Array) -> tuple[Array, Array]:
+    if self.is_cross_attention:
+      self.put_variable("cache", "cross_key", key)
+      self.put_variable("cache", "cross_value", value)
+      return key, value
+    initialised = self.has_variable("cache", "cached_key")
+    cached_key = self.variable("cache", "cached_key", jnp.zeros, key.shape,
+                               key.dtype)
+    cached_value = self.variable("cache", "cached_value", jnp.zeros,
+                                 value.shape, value.dtype)
+    index = self.variable("cache", "cache_index",
+                          lambda: jnp.array(0, jnp.int32))
+    if not initialised:  # the call that creates the cache computes nothing new
+      return key, value
+    start = (0, index.value, 0, 0)
+    cached_key.value = jax.lax.dynamic_update_slice(cached_key.value, key, start)
+    cached_value.value = jax.lax.dynamic_update_slice(cached_value.value,
+                                                      value, start)
+    index.value = index.value + key.shape[1]
+    return cached_key.value, cached_value.value
+
+
+class EncoderLayer(nn.Module):
+  config: T5Config
+
+  @nn.compact
+  def __call__(self, x, *, bias, mask, deterministic=True):
+    cfg = self.config
+    norm = lambda name: layers.RMSNorm(cfg.layer_norm_epsilon,
+                                       cfg.compute_dtype, name=name)
+    h = norm("pre_attention_layer_norm")(x)
+    x = x + Attention(cfg, name="attention")(
+        h, h, bias=bias, mask=mask, deterministic=deterministic)
+    h = norm("pre_mlp_layer_norm")(x)
+    h = layers.GatedMlp(cfg.d_ff, _gelu_tanh, cfg.dropout_rate,
+                        cfg.compute_dtype, name="mlp")(
+                            h, deterministic=deterministic)
+    x = x + nn.Dropout(cfg.dropout_rate)(h, deterministic=deterministic)
+    return layers.constrain(x, ("batch", "length", "embed"))
+
+
+class DecoderLayer(nn.Module):
+  config: T5Config
+
+  @nn.compact
+  def __call__(self, x, encoded, *, self_bias, self_mask, cross_mask,
+               decode=False, deterministic=True):
+    cfg = self.config
+    norm = lambda name: layers.RMSNorm(cfg.layer_norm_epsilon,
+                                       cfg.compute_dtype, name=name)
+    h = norm("pre_self_attention_layer_norm")(x)
+    x = x + Attention(cfg, name="self_attention")(
+        h, h, bias=self_bias, mask=self_mask, decode=decode,
+        deterministic=deterministic)
+    h = norm("pre_cross_attention_layer_norm")(x)
+    x = x + Attention(cfg, is_cross_attention=True,
+                      name="encoder_decoder_attention")(
+                          h, encoded, bias=None, mask=cross_mask,
+                          decode=decode, deterministic=deterministic)
+    h = norm("pre_mlp_layer_norm")(x)
+    h = layers.GatedMlp(cfg.d_ff, _gelu_tanh, cfg.dropout_rate,
+                        cfg.compute_dtype, name="mlp")(
+                            h, deterministic=deterministic)
+    x = x + nn.Dropout(cfg.dropout_rate)(h, deterministic=deterministic)
+    return layers.constrain(x, ("batch", "length", "embed"))
+
+
+def _gelu_tanh(x):
+  return nn.gelu(x, approximate=True)
+
+
+def _segments(tokens: Array, segment_ids: Array | None) -> Array:
+  return segment_ids if segment_ids is not None else (tokens > 0).astype(
+      jnp.int32)
+
+
+class Transformer(nn.Module):
+  """The encoder-decoder. Inputs are seqio EncDecFeatureConverter features."""
+  config: T5Config
+
+  def setup(self):
+    cfg = self.config
+    self.token_embedder = layers.Embed(cfg.vocab_size, cfg.d_model,
+                                       cfg.compute_dtype, name="token_embedder")
+    bias = lambda bidirectional, name: RelativePositionBias(
+        cfg.num_heads, cfg.relative_attention_num_buckets,
+        cfg.relative_attention_max_distance, bidirectional, name=name)
+    self.encoder_relpos = bias(True, "encoder_relpos_bias")
+    self.decoder_relpos = bias(False, "decoder_relpos_bias")
+    self.encoder_layers = [
+        EncoderLayer(cfg, name=f"encoder_layer_{i}")
+        for i in range(cfg.num_encoder_layers)
+    ]
+    self.decoder_layers = [
+        DecoderLayer(cfg, name=f"decoder_layer_{i}")
+        for i in range(cfg.num_decoder_layers)
+    ]
+    norm = lambda name: layers.RMSNorm(cfg.layer_norm_epsilon,
+                                       cfg.compute_dtype, name=name)
+    self.encoder_norm = norm("encoder_norm")
+    self.decoder_norm = norm("decoder_norm")
+    self.dropout = nn.Dropout(cfg.dropout_rate)
+    if not cfg.tie_word_embeddings:
+      self.logits_dense = layers.DenseGeneral(
+          (cfg.vocab_size,), ("embed",), ("vocab",),
+          kernel_init=nn.initializers.normal(cfg.d_model**-0.5),
+          dtype=cfg.compute_dtype, name="logits_dense")
+
+  def encode(self, encoder_input_tokens: Array,
+             encoder_segment_ids: Array | None = None, *,
+             deterministic: bool = True) -> Array:
+    """[batch, in_len] tokens -> [batch, in_len, embed] encodings."""
+    segments = _segments(encoder_input_tokens, encoder_segment_ids)
+    positions = jnp.arange(encoder_input_tokens.shape[1])
+    bias = self.encoder_relpos(positions, positions)
+    mask = layers.attention_mask(segments, segments)
+    x = self.token_embedder(encoder_input_tokens)
+    x = self.dropout(x, deterministic=deterministic)
+    x = layers.constrain(x, ("batch", "length", "embed"))
+    for layer in self.encoder_layers:
+      x = layer(x, bias=bias, mask=mask, deterministic=deterministic)
+    x = self.encoder_norm(x)
+    return self.dropout(x, deterministic=deterministic)
+
+  def decode(self, encoded: Array, encoder_segments: Array,
+             decoder_input_tokens: Array,
+             decoder_segment_ids: Array | None = None, *,
+             decode: bool = False, deterministic: bool = True) -> Array:
+    """Returns [batch, length, vocab] logits for the decoder inputs.
+
+    Args:
+      encoded: encoder output.
+      encoder_segments: [batch, in_len] segment ids of the encoder input
+        (non-padding > 0), for the cross-attention mask.
+      decoder_input_tokens: targets shifted right; one token when stepping
+        with a cache.
+      decoder_segment_ids: packing segment ids of the targets.
+      decode: use and update the key/value cache.
+    """
+    length = decoder_input_tokens.shape[1]
+    stepping = decode and self.has_variable("cache", "position")
+    if stepping:
+      position = self.get_variable("cache", "position")
+      key_positions = self.get_variable("cache", "key_positions")
+      self.put_variable("cache", "position", position + length)
+      query_positions = position + jnp.arange(length)
+      self_mask = (key_positions[None, :] <= query_positions[:, None])
+      self_mask = self_mask[None, None]
+      query_segments = jnp.ones(decoder_input_tokens.shape, jnp.int32)
+    else:
+      if decode:  # creating the cache: remember the full length
+        self.put_variable("cache", "position", jnp.array(0, jnp.int32))
+        self.put_variable("cache", "key_positions", jnp.arange(length))
+      query_positions = key_positions = jnp.arange(length)
+      segments = (decoder_segment_ids if decoder_segment_ids is not None else
+                  jnp.ones(decoder_input_tokens.shape, jnp.int32))
+      self_mask = layers.attention_mask(segments, segments, causal=True)
+      query_segments = segments
+    self_bias = self.decoder_relpos(query_positions, key_positions)
+    if decoder_segment_ids is not None and not stepping:
+      cross_mask = layers.attention_mask(query_segments, encoder_segments)
+    else:  # unpacked: every target position sees every real input token
+      cross_mask = (encoder_segments > 0)[:, None, None, :]
+
+    x = self.token_embedder(decoder_input_tokens)
+    x = self.dropout(x, deterministic=deterministic)
+    x = layers.constrain(x, ("batch", "length", "embed"))
+    for layer in self.decoder_layers:
+      x = layer(x, encoded, self_bias=self_bias, self_mask=self_mask,
+                cross_mask=cross_mask, decode=decode,
+                deterministic=deterministic)
+    x = self.decoder_norm(x)
+    x = self.dropout(x, deterministic=deterministic)
+    if self.config.tie_word_embeddings:
+      logits = self.token_embedder.attend(x * self.config.d_model**-0.5)
+    else:
+      logits = self.logits_dense(x)
+    return layers.constrain(logits.astype(jnp.float32),
+                            ("batch", "length", "vocab"))
+
+  def __call__(self, encoder_input_tokens: Array, decoder_input_tokens: Array,
+               encoder_segment_ids: Array | None = None,
+               decoder_segment_ids: Array | None = None, *,
+               deterministic: bool = True) -> Array:
+    """Teacher-forced logits [batch, target_len, vocab]."""
+    encoded = self.encode(encoder_input_tokens, encoder_segment_ids,
+                          deterministic=deterministic)
+    return self.decode(encoded,
+                       _segments(encoder_input_tokens, encoder_segment_ids),
+                       decoder_input_tokens, decoder_segment_ids,
+                       deterministic=deterministic)

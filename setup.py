@@ -1,0 +1,47 @@
+"""flan_jax: FLAN-style instruction tuning and zero-shot evaluation in JAX."""
+
+import setuptools
+
+CORE = [
+    "jax>=0.10,<0.11",
+    "jaxlib>=0.10,<0.11",
+    "flax>=0.12.8,<0.13",
+    "optax>=0.2.8,<0.3",
+    "orbax-checkpoint>=0.12.8,<0.13",
+    "seqio==0.0.20",
+    "tensorflow==2.21.*",
+    "tensorflow-text==2.21.*",
+    "tensorflow-datasets>=4.9.10,<5",
+    "gin-config>=0.5,<0.6",
+    "sentencepiece>=0.2,<0.3",
+    "absl-py>=2",
+    "numpy>=2",
+    "sacrebleu>=2.4,<3",
+    "rouge-score==0.1.2",
+    "scikit-learn>=1.5",
+    "scipy>=1.13",
+    "editdistance>=0.8",
+    "matplotlib>=3.9",
+    "tensorboard==2.21.*",
+]
+
+EXTRAS = {
+    # pytest plus what the tests of every layer need.
+    "test": ["pytest>=8", "pytest-xdist>=3"],
+    # NVIDIA GPUs: JAX's CUDA 12 wheels (replace the CPU jaxlib).
+    "gpu": ["jax[cuda12]>=0.10,<0.11"],
+    # Cloud TPU VMs.
+    "tpu": ["jax[tpu]>=0.10,<0.11"],
+}
+
+setuptools.setup(
+    name="flan_jax",
+    version="0.1.0",
+    description=__doc__,
+    python_requires=">=3.11",
+    packages=setuptools.find_packages(include=["flan_jax*", "tasks*"]),
+    package_data={"flan_jax": ["data/vocab_files/*.model"]},
+    install_requires=CORE,
+    extras_require=EXTRAS,
+    license="Apache-2.0",
+)
