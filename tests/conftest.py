@@ -16,3 +16,8 @@ jax.config.update("jax_compilation_cache_dir",
                   os.path.join(tempfile.gettempdir(), "flan_jax_test_jax_cache"))
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def pytest_configure(config):
+  config.addinivalue_line(
+      "markers", "slow: a long test (minutes); deselect with -m 'not slow'")
