@@ -137,7 +137,8 @@ def register_cluster_mixtures(collection: str,
   add_eval(eval_mixture_name(collection), all_datasets)
   for cluster in clusters:
     split = cluster_split(clusters, cluster, exclusions)
-    add_train(train_mixture_name(collection, cluster), split.train_datasets)
+    if split.train_datasets:  # nothing to train on when one cluster is all
+      add_train(train_mixture_name(collection, cluster), split.train_datasets)
     add_eval(eval_mixture_name(collection, cluster), clusters[cluster])
   return names
 
