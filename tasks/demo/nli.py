@@ -1,6 +1,6 @@
 """Demo cluster `nli`: does a hypothesis follow from a few generated facts?
 
-A premise states one fact about each of two or three people. The hypothesis
+A premise states one fact about each of one or two people. The hypothesis
 either repeats a fact (yes), states a fact the premise rules out (no), or
 talks about a person or property the premise does not mention (it is not
 possible to tell). Labels are drawn uniformly, so chance is one in three.
@@ -55,7 +55,7 @@ _TRAIT_PAIRS = (("tall", "short"), ("young", "old"), ("quiet", "loud"),
 
 
 def _nli_traits(rng):
-  people = common.pick(rng, common.NAMES, rng.randint(2, 3))
+  people = common.pick(rng, common.NAMES, rng.randint(1, 2))
   pairs = common.pick(rng, _TRAIT_PAIRS, len(people))
   sides = [rng.randint(0, 1) for _ in people]
   facts = [f"{p} is {pair[s]}." for p, pair, s in zip(people, pairs, sides)]
@@ -78,7 +78,7 @@ def _nli_traits(rng):
 
 
 def _nli_places(rng):
-  people = common.pick(rng, common.NAMES, rng.randint(2, 3))
+  people = common.pick(rng, common.NAMES, rng.randint(1, 2))
   cities = common.pick(rng, common.CITIES, len(people))
   facts = [f"{p} lives in {c}." for p, c in zip(people, cities)]
   i = rng.randrange(len(people))
@@ -95,7 +95,7 @@ def _nli_places(rng):
 
 
 def _nli_possessions(rng):
-  people = common.pick(rng, common.NAMES, rng.randint(2, 3))
+  people = common.pick(rng, common.NAMES, rng.randint(1, 2))
   things = [rng.choice(common.THINGS) for _ in people]
   colours = [rng.choice(common.COLOURS) for _ in people]
   facts = [f"{p}'s {t} is {c}." for p, t, c in zip(people, things, colours)]
