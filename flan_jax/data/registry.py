@@ -56,7 +56,8 @@ class DatasetSpec:
     answer_field: the field holding the correct option (classification).
     metric_fns: seqio metric functions for generation tasks.
     postprocess_fn: seqio postprocess_fn for generation tasks.
-    train_split: split the training task reads.
+    train_split: split the training task reads; None registers no training
+      task (an evaluation-only dataset, e.g. FLAN's wsc273).
   """
 
   name: str
@@ -68,7 +69,7 @@ class DatasetSpec:
   answer_field: str = "answer"
   metric_fns: Sequence[Callable] = (metrics_lib.exact_match_accuracy,)
   postprocess_fn: Callable | None = metrics_lib.strip_postprocessor
-  train_split: str = "train"
+  train_split: str | None = "train"
 
   @property
   def is_classification(self) -> bool:
@@ -87,7 +88,7 @@ class TaskInfo:
 @dataclasses.dataclass(frozen=True)
 class RegisteredDataset:
   spec: DatasetSpec
-  train_task: str
+  train_task: str | None  # None for evaluation-only datasets
   generation_tasks: tuple[str, ...]
   scoring_tasks: tuple[str, ...]
 
@@ -271,9 +272,11 @@ def register_dataset(spec: DatasetSpec,
         postprocess_fn=postprocess_fn)
     _TASKS[name] = info
 
-  train = task_name(spec.collection, spec.name, TRAIN)
-  add_task(train, TaskInfo(spec.collection, spec.name, TRAIN, None),
-           _render_any_template(spec.templates), (), None)
+  train = None
+  if spec.train_split is not None:
+    train = task_name(spec.collection, spec.name, TRAIN)
+    add_task(train, TaskInfo(spec.collection, spec.name, TRAIN, None),
+             _render_any_template(spec.templates), (), None)
 
   generation, scoring = [], []
   for index, template in enumerate(spec.templates):
