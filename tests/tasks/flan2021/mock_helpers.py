@@ -25,6 +25,7 @@ from typing import Iterator
 
 import numpy as np
 import seqio
+import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from flan_jax.data import registry
@@ -92,22 +93,29 @@ def check_templates(name: str, count: int = NUM_EXAMPLES) -> int:
   examples list their answer among their options and that the options block
   is rendered where a template asks for it. Returns the renderings checked.
   """
-  dataset = common.get_flan_dataset(name)
-  spec = dataset.spec
+  spec = common.get_flan_dataset(name).spec
+  templates = list(spec.templates)
+
+  def render_all(ex):  # graph mode: one traced map instead of eager ops
+    rendered = [templates_lib.render_example(t, ex) for t in templates]
+    row = {"inputs": tf.stack([r["inputs"] for r in rendered]),
+           "targets": tf.stack([r["targets"] for r in rendered])}
+    if spec.is_classification:
+      row["answer"] = ex[spec.answer_field]
+      row["options"] = ex[templates_lib.OPTIONS_FIELD]
+    return row
+
   checked = 0
   for split in spec.source.splits:
     prepared = registry.prepared_dataset(spec, split).take(count)
-    for ex in prepared:
+    for row in prepared.map(render_all).as_numpy_iterator():
       if spec.is_classification:
-        options = [o.decode() for o in ex[templates_lib.OPTIONS_FIELD].numpy()]
-        answer = ex[spec.answer_field].numpy().decode()
+        options = [o.decode() for o in row["options"]]
+        answer = row["answer"].decode()
         assert options and answer in options, (name, split, answer, options)
-      for index, template in enumerate(spec.templates):
-        rendered = templates_lib.render_example(template, ex)
-        inputs = rendered["inputs"].numpy().decode()
-        targets = rendered["targets"].numpy().decode()
+      for index, template in enumerate(templates):
+        inputs = row["inputs"][index].decode()
         assert inputs.strip(), (name, index)
-        assert isinstance(targets, str)
         if template.has_options:
           assert templates_lib.OPTIONS_HEADER in inputs, (name, index)
         checked += 1
