@@ -145,12 +145,13 @@ class FlanTfdsSource(seqio.TfdsDataSource):
 
   @property
   def supports_arbitrary_sharding(self) -> bool:
-    return False
+    # Sharding is by example (see get_dataset), so any number of shards
+    # works, and seqio need not list TFDS files (which needs prepared data).
+    return True
 
-  def _load(self, split, shuffle, seed, shard_info):
+  def _load(self, split, shuffle, seed):
     try:
-      return self.tfds_dataset.load(split, shuffle_files=shuffle, seed=seed,
-                                    shard_info=shard_info)
+      return self.tfds_dataset.load(split, shuffle_files=shuffle, seed=seed)
     except (AssertionError, FileNotFoundError,
             tf.errors.NotFoundError) as e:
       raise not_prepared_error(self._plain_name, self._data_dir, e) from e
@@ -164,11 +165,14 @@ class FlanTfdsSource(seqio.TfdsDataSource):
     split = split or "train"
     cap = self._caps.get(split)
     if cap is None:
-      return self._load(split, shuffle, seed, shard_info)
-    # "The first N examples" must not depend on file shuffling or sharding:
-    # read in order, cap, then shard. seqio shuffles examples afterwards.
-    ds = self._load(split, False, None, None).take(cap)
-    if shard_info is not None:
+      ds = self._load(split, shuffle, seed)
+    else:
+      # "The first N examples" must not depend on file shuffling: read in
+      # order, then cap. seqio shuffles examples afterwards.
+      ds = self._load(split, False, None).take(cap)
+    if shard_info is not None and shard_info.num_shards > 1:
+      # By example: FLAN's capped splits are small, and TFDS's file-level
+      # sharding fails when a split has fewer files than hosts.
       ds = ds.shard(shard_info.num_shards, shard_info.index)
     return ds
 

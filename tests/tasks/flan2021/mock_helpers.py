@@ -21,7 +21,8 @@ among the options.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from typing import Iterator, Sequence
+from unittest import mock
 
 import numpy as np
 import seqio
@@ -46,6 +47,42 @@ def mock_tfds(num_examples: int = NUM_EXAMPLES,
   a small one so that labels are valid.
   """
   with tfds.testing.mock_data(num_examples=num_examples, max_value=max_value):
+    yield
+
+
+@contextlib.contextmanager
+def preloaded_tfds(names: Sequence[str], splits: Sequence[str] = ("train",
+                                                                 "test"),
+                   num_examples: int = NUM_EXAMPLES,
+                   max_value: int | None = None) -> Iterator[None]:
+  """Serves mock examples from memory to the FLAN sources of tasks/mixtures.
+
+  For runs that checkpoint while building datasets (the trainer): TFDS's
+  mock_data swaps tf.io.gfile for a fake file system while a dataset is
+  created, and an orbax checkpoint written by another thread at that moment
+  would land in it. Here every mock split is read once up front, then
+  served from memory with no TFDS call.
+  """
+  cache = {}
+  with mock_tfds(num_examples, max_value):
+    for name in names:
+      for task in seqio.get_subtasks(seqio.get_mixture_or_task(name)):
+        source = task.source
+        if not isinstance(source, common.FlanTfdsSource):
+          continue
+        for split in splits:
+          key = (id(source), split)
+          if split in source.splits and key not in cache:
+            ds = source._load(split, False, None)  # pylint: disable=protected-access
+            cache[key] = (ds.element_spec, list(ds.as_numpy_iterator()))
+
+  def load(self, split, shuffle, seed):
+    del shuffle, seed
+    spec, rows = cache[(id(self), split)]
+    return tf.data.Dataset.from_generator(lambda: iter(rows),
+                                          output_signature=spec)
+
+  with mock.patch.object(common.FlanTfdsSource, "_load", load):
     yield
 
 
