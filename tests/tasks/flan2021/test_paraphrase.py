@@ -33,8 +33,7 @@ def test_tasks_run_on_mock_data(name):
 
 
 def _split_map(name):
-  # seqio keeps a TFDS source's split strings privately; no public getter.
-  return common.get_flan_dataset(name).spec.source.tfds_dataset._split_map
+  return common.get_flan_dataset(name).spec.source.split_map
 
 
 def test_glue_test_labels_are_hidden_so_validation_is_the_test_set():

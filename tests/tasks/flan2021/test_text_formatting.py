@@ -27,8 +27,7 @@ def test_cluster_holds_three_datasets_over_one_source_split():
   sources = [common.get_flan_dataset(n).spec.source for n in DATASETS]
   assert {s.plain_tfds_name for s in sources} == {"para_crawl/enda"}
   # One split of sentences for all three: held out of one, held out of all.
-  # (seqio keeps the TFDS split strings privately; no public getter.)
-  split_maps = [s.tfds_dataset._split_map for s in sources]
+  split_maps = [s.split_map for s in sources]
   assert all(m == text_formatting.SPLITS for m in split_maps)
 
 
