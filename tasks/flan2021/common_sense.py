@@ -54,11 +54,14 @@ def _with_choice(ds: tf.data.Dataset, to_fields, *, label_offset: int = 0
 
 def _prepare_copa(ds):
   """``question`` is "cause" or "effect"; ``connective`` reads it as
-  "because" / "so" for templates that continue the premise."""
+  "because" / "so" for templates that continue the premise, which
+  ``premise_clause`` gives without its final full stop."""
 
   def fields(ex):
     is_cause = tf.equal(ex["question"], "cause")
+    clause = tf.strings.regex_replace(ex["premise"], r"[.!?]\s*$", "")
     return ({"premise": ex["premise"], "question": ex["question"],
+             "premise_clause": clause,
              "connective": tf.where(is_cause, "because", "so")},
             tf.stack([ex["choice1"], ex["choice2"]]), ex["label"])
 
@@ -100,8 +103,8 @@ _COPA_TEMPLATES = [
              "{question}.\n{options_}", "{answer}"),
     Template("{premise}\n\nWhich alternative is the {question}?\n{options_}",
              "{answer}"),
-    Template("Complete the thought: {premise} This happened {connective}..."
-             "\n{options_}", "{answer}"),
+    Template("Finish the sentence: \"{premise_clause} {connective} ...\"\n"
+             "{options_}", "{answer}"),
     Template("{options_}\nOf the choices above, which is the better "
              "{question} of the following?\n{premise}", "{answer}"),
     Template("Think about everyday cause and effect.\nEvent: {premise}\n"
@@ -123,7 +126,7 @@ _HELLASWAG_TEMPLATES = [
              "{context}\n{options_}", "{answer}"),
     Template("{context}\nWhich of these is the most likely next sentence?\n"
              "{options_}", "{answer}"),
-    Template("Here is the start of a description of someone {activity}:\n"
+    Template("Here is the start of a description (topic: {activity}):\n"
              "{context}\nPick the continuation that fits.\n{options_}",
              "{answer}"),
     Template("{options_}\nWhich ending above best completes this?\n"
@@ -198,6 +201,7 @@ common.register_flan_dataset(
 
 # Story Cloze 2016 has no train split: training reads its validation set
 # (all but the last 200, which become our validation); test is its test set.
+# TFDS needs its CSV files downloaded by hand (`tfds build --manual_dir`).
 common.register_flan_dataset(
     name="story_cloze", cluster=CLUSTER, tfds_name="story_cloze/2016",
     splits=common.splits(train="validation[:-200]",

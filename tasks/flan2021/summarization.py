@@ -383,7 +383,8 @@ common.register_flan_dataset(
     templates=_SAMSUM_TEMPLATES, metric_fns=_ROUGE)
 
 # FLAN read XSum through huggingface:xsum; the installed TFDS `xsum` builder
-# holds the same BBC articles and one-sentence summaries.
+# holds the same BBC articles and one-sentence summaries. TFDS's newsroom,
+# samsum and xsum need a manual download before `tfds build --manual_dir`.
 common.register_flan_dataset(
     name="xsum", cluster=CLUSTER, tfds_name="xsum",
     splits=common.SPLITS_STANDARD,

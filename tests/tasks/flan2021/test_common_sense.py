@@ -38,6 +38,12 @@ def test_tasks_run_on_mock_data(name):
   assert mock_helpers.check_dataset(name, count, max_value=max_value) == 3
 
 
+def test_every_copa_task_runs():
+  # Per-example options: each of the 8 plain templates gets a generation
+  # and a rank-classification task, plus the training task.
+  assert mock_helpers.check_dataset("copa", every_variant=True) == 17
+
+
 def test_copa_choices_and_question():
   rows = _prepare("copa", {
       "premise": ["The man fell.", "It rained."],
@@ -48,6 +54,7 @@ def test_copa_choices_and_question():
   assert rows[0]["options"] == ["He slipped.", "He sang."]
   assert rows[0]["answer"] == "He slipped."
   assert [r["connective"] for r in rows] == ["because", "so"]
+  assert rows[0]["premise_clause"] == "The man fell"
   assert rows[1]["question"] == "effect"
   [row] = _prepare("copa", {
       "premise": ["p"], "question": ["cause"], "choice1": ["a"],
