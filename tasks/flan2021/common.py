@@ -126,12 +126,18 @@ class FlanTfdsSource(seqio.TfdsDataSource):
                      tfds_data_dir=tfds_data_dir, splits=dict(splits),
                      read_only=True)
     self._plain_name = tfds_name.split(":")[0]
+    self._split_map = dict(splits)
     self._data_dir = tfds_data_dir
     self._caps = dict(DEFAULT_CAPS if caps is None else caps)
 
   @property
   def plain_tfds_name(self) -> str:
     return self._plain_name
+
+  @property
+  def split_map(self) -> dict[str, str]:
+    """Our split name -> TFDS split string (before caps)."""
+    return dict(self._split_map)
 
   @property
   def caps(self) -> dict[str, int]:
