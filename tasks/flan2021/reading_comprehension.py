@@ -16,7 +16,8 @@ Preparation per dataset (tf ops, run inside the seqio pipeline):
   science fact is shown as context.
 * BoolQ: yes/no options.
 
-Metrics: SQuAD EM/F1 for SQuAD and DROP, the grouped EM/F1a for MultiRC,
+Metrics: SQuAD F1/EM for SQuAD and DROP, the grouped F1a/EM for MultiRC
+(F1 first in both: the eval report's headline metric is a task's first),
 accuracy (rank classification at eval) for OpenBookQA and BoolQ.
 """
 
@@ -74,6 +75,17 @@ def prepare_drop(ex):
       _first_or(ex["validated_answers"], ""))
   return {"passage": ex["passage"], "question": ex["question"],
           "answer": answer}
+
+
+def squad_f1_first(targets: Sequence[str],
+                   predictions: Sequence[str]) -> dict[str, float]:
+  """`metrics.squad` with F1 listed first.
+
+  flan_jax's eval report takes a task's first metric as its dataset's
+  headline number, and FLAN reports F1 for SQuAD and DROP.
+  """
+  scores = metrics.squad(targets, predictions)
+  return {"f1": scores["f1"], "em": scores["em"]}
 
 
 SQUAD_V1_TEMPLATES = (
@@ -248,9 +260,10 @@ def multirc_grouped(targets: Sequence[str],
     false_pos += len(chosen - gold)
     false_neg += len(gold - chosen)
   denominator = 2 * true_pos + false_pos + false_neg
+  # F1a first: it is the headline number FLAN reports for MultiRC.
   return {
-      "exact_match": 100.0 * exact / max(len(targets), 1),
       "f1a": 100.0 * 2 * true_pos / denominator if denominator else 100.0,
+      "exact_match": 100.0 * exact / max(len(targets), 1),
   }
 
 
@@ -365,18 +378,18 @@ def _register_all() -> None:
   common.register_flan_dataset(
       name="squad_v1", cluster=CLUSTER, tfds_name="squad/v1.1",
       splits=common.SPLITS_VALIDATION_AS_TEST, prepare=[prepare_squad_v1],
-      templates=SQUAD_V1_TEMPLATES, metric_fns=[metrics.squad])
+      templates=SQUAD_V1_TEMPLATES, metric_fns=[squad_f1_first])
   common.register_flan_dataset(
       name="squad_v2", cluster=CLUSTER, tfds_name="squad/v2.0",
       splits=common.SPLITS_VALIDATION_AS_TEST, prepare=[prepare_squad_v2],
-      templates=SQUAD_V2_TEMPLATES, metric_fns=[metrics.squad])
+      templates=SQUAD_V2_TEMPLATES, metric_fns=[squad_f1_first])
   common.register_flan_dataset(
       name="drop", cluster=CLUSTER, tfds_name="drop",
       splits=common.splits(train=f"train[:-{common.VALIDATION_SIZE}]",
                            validation=f"train[-{common.VALIDATION_SIZE}:]",
                            test="dev"),
       prepare=[prepare_drop], templates=DROP_TEMPLATES,
-      metric_fns=[metrics.squad])
+      metric_fns=[squad_f1_first])
   common.register_flan_dataset(
       name="multirc", cluster=CLUSTER, tfds_name="super_glue/multirc",
       splits=common.SPLITS_VALIDATION_AS_TEST, prepare=[prepare_multirc],

@@ -62,6 +62,7 @@ def test_multirc_metric_scores_exact_match_per_question_and_f1a():
   targets = ["1, 3", "2", "none"]
   predictions = ["3, 1", "1, 2", "none"]
   scores = rc.multirc_grouped(targets, predictions)
+  assert list(scores) == ["f1a", "exact_match"]  # F1a is the headline
   # Questions 1 and 3 exactly right; over answers: 3 true positives,
   # 1 false positive, 0 false negatives -> F1a = 6 / 7.
   assert scores["exact_match"] == pytest.approx(200 / 3)
@@ -82,7 +83,12 @@ def test_squad_v2_unanswerable_and_drop_fallback():
   assert [ex["answer"] for ex in drop.as_numpy_iterator()] == [b"12", b"May"]
   for name in ("squad_v1", "squad_v2", "drop"):
     assert list(common.get_flan_dataset(name).spec.metric_fns) == [
-        metrics.squad]
+        rc.squad_f1_first]
+  # Same numbers as the shared SQuAD metric, F1 first (the headline).
+  targets, predictions = ["the Eiffel Tower", "1999"], ["Eiffel tower", "2000"]
+  scores = rc.squad_f1_first(targets, predictions)
+  assert list(scores) == ["f1", "em"]
+  assert scores == metrics.squad(targets, predictions)
 
 
 def test_openbookqa_and_bool_q_answers_are_their_options():
