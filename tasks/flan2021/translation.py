@@ -1,9 +1,9 @@
 """FLAN 2021 cluster `translation`: ParaCrawl en-es, WMT'14 en-fr, WMT'16 x-en.
 
 Both directions, one dataset per language pair. Every pair is registered
-once, under its FLAN_FACTS key, with ten templates: templates 0-4 translate
-from English, templates 5-9 translate into English. Why this shape rather than
-the alternatives:
+once, under its FLAN_FACTS key, with ten templates: the even ones translate
+from English, the odd ones into English. Why this shape rather than the
+alternatives:
 
 * one dataset per pair keeps the cluster at the eight datasets of the paper,
   so mixtures, leave-one-cluster-out splits and dataset counts match FLAN;
@@ -59,31 +59,34 @@ PAIRS = {
     },
 }
 
-# Templates 0-4: English -> other language. Templates 5-9: other -> English.
+# Directions alternate: even templates translate from English, odd ones into
+# English, so that the templates-per-dataset ablation (first 1, 2, 4, 7
+# templates) trains both directions from two templates on.
 TEMPLATES = (
     Template("Translate this sentence into {language}:\n\n{english}",
              "{foreign}"),
-    Template("{english}\n\nHow would this be said in {language}?",
-             "{foreign}"),
-    Template("English: {english}\n{language}:", "{foreign}"),
-    Template("I need this text in {language}, please translate it.\n"
-             "\"{english}\"", "{foreign}"),
-    Template("Write the {language} version of the following English "
-             "text.\n{english}", "{foreign}"),
     Template("Translate this {language} sentence into English:\n\n{foreign}",
              "{english}"),
+    Template("{english}\n\nHow would this be said in {language}?",
+             "{foreign}"),
     Template("{foreign}\n\nWhat does this {language} text mean in English?",
              "{english}"),
+    Template("English: {english}\n{language}:", "{foreign}"),
     Template("{language}: {foreign}\nEnglish:", "{english}"),
+    Template("I need this text in {language}, please translate it.\n"
+             "\"{english}\"", "{foreign}"),
     Template("Here is a passage written in {language}:\n{foreign}\n\n"
              "Give an English translation of it.", "{english}"),
+    Template("Write the {language} version of the following English "
+             "text.\n{english}", "{foreign}"),
     Template("Render the following in English.\n\"{foreign}\"",
              "{english}"),
 )
 
-# Template indices per direction, for reporting a score per direction.
-FROM_ENGLISH_TEMPLATES = (0, 1, 2, 3, 4)
-TO_ENGLISH_TEMPLATES = (5, 6, 7, 8, 9)
+# Template indices per direction, for reporting a score per direction (the
+# mean of a direction's per-template BLEU in the eval results).
+FROM_ENGLISH_TEMPLATES = (0, 2, 4, 6, 8)
+TO_ENGLISH_TEMPLATES = (1, 3, 5, 7, 9)
 
 
 def prepare_pair(code: str):

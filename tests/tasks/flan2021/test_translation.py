@@ -45,6 +45,11 @@ def test_each_direction_has_five_templates_and_bleu():
     else:
       assert index in translation.TO_ENGLISH_TEMPLATES
       assert target == "Good morning." and "Guten Morgen." in inputs
+  # The templates ablation takes the first k templates: two cover both ways.
+  assert {translation.FROM_ENGLISH_TEMPLATES[0],
+          translation.TO_ENGLISH_TEMPLATES[0]} == {0, 1}
+  assert sorted(translation.FROM_ENGLISH_TEMPLATES +
+                translation.TO_ENGLISH_TEMPLATES) == list(range(10))
   assert list(spec.metric_fns) == [metrics.bleu]
   sentence = "Die Katze sitzt heute auf der Matte ."
   assert spec.metric_fns[0]([sentence], [sentence]) == {
