@@ -63,3 +63,13 @@ def test_para_crawl_holds_out_the_tail_of_its_only_split():
                            "validation": "train[-2200:-2000]",
                            "test": "train[-2000:]"}
   assert registry.get_dataset("flan2021:para_crawl_enes").train_task
+
+
+def test_missing_data_error_names_the_pair_and_its_build_command(tmp_path):
+  source = common.FlanTfdsSource("wmt16_translate/de-en",
+                                 translation.PAIRS["wmt16_translate_deen"][2],
+                                 tfds_data_dir=str(tmp_path))
+  with pytest.raises(common.DatasetNotPreparedError,
+                     match=r"wmt16_translate/de-en.*tfds build "
+                     r"wmt16_translate/de-en"):
+    source.get_dataset("train", shuffle=False)
