@@ -199,7 +199,8 @@ def register_cluster_mixtures(collection: str,
   for cluster in clusters:
     split = multi_cluster_split(clusters, (cluster,), exclusions,
                                 never_train=eval_only)
-    add_train(train_mixture_name(collection, cluster), split.train_datasets)
+    if split.train_datasets:  # nothing to train on when one cluster is all
+      add_train(train_mixture_name(collection, cluster), split.train_datasets)
     add_eval(eval_mixture_name(collection, cluster), clusters[cluster])
   return names
 

@@ -150,7 +150,7 @@ def get_task_or_mixture(name: str) -> seqio.Task | seqio.Mixture:
           "no registered name is close")
   raise UnknownTaskOrMixtureError(
       f"unknown task or mixture '{name}'; {hint} (is the module that "
-      "registers it imported, e.g. `import tasks`?)") from None
+      "registers it imported? e.g. --module=tasks.flan2021)") from None
 
 
 def get_dataset(key: str) -> RegisteredDataset:

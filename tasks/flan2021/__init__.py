@@ -8,21 +8,16 @@ Importing one cluster module registers that cluster only.
 
 Data comes from TFDS and is never downloaded implicitly: prepare a dataset with
 ``tfds build <name>`` (the error for a missing one names the command), or use
-``tfds.testing.mock_data`` in tests.
+``tfds.testing.mock_data`` in tests. `python scripts/catalogue.py` lists
+everything registered here.
 """
 
 import importlib
-import importlib.util
 
 from tasks.flan2021 import common
 
-# Cluster modules are written in parallel; import those present, so a partial
-# checkout still registers what it has (`common.missing_clusters()` says what
-# is absent).
+# One module per cluster, named as the cluster, in FLAN_FACTS order.
 for _cluster in common.CLUSTER_NAMES:
-  _module = f"tasks.flan2021.{_cluster}"
-  if importlib.util.find_spec(_module) is not None:
-    importlib.import_module(_module)
+  importlib.import_module(f"tasks.flan2021.{_cluster}")
 
-if importlib.util.find_spec("tasks.flan2021.mixtures") is not None:
-  importlib.import_module("tasks.flan2021.mixtures")
+from tasks.flan2021 import mixtures  # noqa: E402,F401  (needs every cluster)

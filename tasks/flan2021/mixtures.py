@@ -54,7 +54,7 @@ EXCLUSIONS = {
     "read_comp_and_common_sense": ("reading_comprehension", "common_sense"),
 }
 
-# Number-of-clusters and templates ablations (paper, section 4.1 / 4.3).
+# Number-of-clusters and templates-per-dataset ablations (FLAN_FACTS).
 ABLATION_HELD_OUT = ("nli", "open_domain_qa", "common_sense")
 NUM_CLUSTERS_ORDER = ("summarization", "translation", "reading_comprehension",
                       "sentiment", "structure_to_text", "coreference",

@@ -92,3 +92,14 @@ def test_catalogue_entries_render_examples():
   for entry in entries:
     assert entry.example_inputs.strip(), entry.name
     assert entry.num_templates == 10
+
+
+@pytest.mark.slow  # ~19 pipelines per dataset; one dataset per cluster
+@pytest.mark.parametrize("cluster", common.CLUSTER_NAMES)
+def test_every_task_variant_of_a_dataset_per_cluster(cluster):
+  import mock_helpers  # pylint: disable=g-import-not-at-top
+  name = common.clusters()[cluster][0]
+  entry = common.get_flan_dataset(name).registered
+  count = mock_helpers.check_dataset(name, every_variant=True)
+  assert count == len(mock_helpers.task_names(name)) == (
+      1 + len(entry.generation_tasks) + len(entry.scoring_tasks))

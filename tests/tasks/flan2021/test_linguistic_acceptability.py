@@ -8,6 +8,8 @@ from tasks.flan2021 import linguistic_acceptability  # noqa: F401  (registers)
 
 @pytest.mark.parametrize("name",
                          mock_helpers.dataset_names("linguistic_acceptability"))
-def test_every_task_variant_runs_on_mock_data(name):
-  # 1 training task + 9 generation + 9 scoring tasks (one template inverted).
-  assert mock_helpers.check_dataset(name, every_variant=True) == 19
+def test_tasks_run_on_mock_data(name):
+  # Training task + first generation + first scoring task (the slow
+  # collection test runs all 19 variants of CoLA's cluster).
+  assert mock_helpers.check_dataset(name) == 3
+  assert len(mock_helpers.task_names(name)) == 1 + 9 + 9  # one inverted
