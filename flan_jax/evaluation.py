@@ -227,6 +227,7 @@ def evaluate(*,
     task_feature_lengths: truncate inputs/targets to these lengths (default:
       the longest example in the eval data).
   """
+  registry.get_task_or_mixture(mixture_or_task_name)  # unknown: clear error
   partitioner = partitioner or partitioning.Partitioner()
   if batch_size % partitioner.data_parallel_size:
     raise ValueError(f"batch_size {batch_size} is not divisible by the "

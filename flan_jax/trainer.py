@@ -27,6 +27,7 @@ import tensorflow as tf
 from flan_jax import checkpoints as checkpoints_lib
 from flan_jax import optimizers
 from flan_jax import partitioning
+from flan_jax.data import registry
 
 log = logging.getLogger("flan_jax")
 
@@ -141,6 +142,7 @@ def train(*,
     initial_checkpoint: a checkpoint step directory whose params start a
       fresh run (ignored when `model_dir` already holds a checkpoint).
   """
+  registry.get_task_or_mixture(mixture_or_task_name)  # unknown: clear error
   partitioner = partitioner or partitioning.Partitioner()
   tx = optimizer or optimizers.make_optimizer()
   if batch_size % partitioner.data_parallel_size:

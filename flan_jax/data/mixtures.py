@@ -45,23 +45,52 @@ def cluster_split(clusters: Mapping[str, Sequence[str]],
                   exclusions: Mapping[str, Sequence[str]] | None = None
                   ) -> ClusterSplit:
   """Computes the training datasets when `held_out` is held out."""
-  if held_out not in clusters:
-    raise KeyError(f"unknown cluster '{held_out}'; clusters: "
-                   f"{', '.join(sorted(clusters))}")
+  split = multi_cluster_split(clusters, (held_out,), exclusions)
+  return dataclasses.replace(split, held_out_cluster=held_out)
+
+
+def multi_cluster_split(clusters: Mapping[str, Sequence[str]],
+                        held_out: Sequence[str],
+                        exclusions: Mapping[str, Sequence[str]] | None = None,
+                        *,
+                        training_clusters: Sequence[str] | None = None,
+                        never_train: Sequence[str] = ()) -> ClusterSplit:
+  """Training datasets when several clusters are held out at once.
+
+  Args:
+    clusters: cluster -> dataset names.
+    held_out: clusters evaluated zero-shot; they and the clusters their
+      exclusion rules name are removed from training.
+    exclusions: cluster -> clusters also removed when it is held out.
+    training_clusters: train only on these clusters (after removals);
+      default: every cluster. The number-of-clusters ablation uses it.
+    never_train: dataset names that are evaluation-only.
+
+  Returns:
+    A ClusterSplit whose held_out_cluster joins the held-out names with "+".
+  """
+  for cluster in (*held_out, *(training_clusters or ())):
+    if cluster not in clusters:
+      raise KeyError(f"unknown cluster '{cluster}'; clusters: "
+                     f"{', '.join(sorted(clusters))}")
   exclusions = exclusions or {}
   for cluster, excluded in exclusions.items():
     unknown = [c for c in (cluster, *excluded) if c not in clusters]
     if unknown:
       raise KeyError(f"exclusion rule names unknown cluster(s) {unknown}")
-  removed = (held_out, *exclusions.get(held_out, ()))
+  removed = tuple(dict.fromkeys(
+      c for h in held_out for c in (h, *exclusions.get(h, ()))))
   removed_datasets = {d for c in removed for d in clusters[c]}
+  removed_datasets.update(never_train)
   train = []
-  for cluster, datasets in clusters.items():
-    for dataset in datasets:
+  for cluster in (training_clusters or clusters):
+    for dataset in clusters[cluster]:
       if dataset not in removed_datasets and dataset not in train:
         train.append(dataset)
-  return ClusterSplit(held_out, tuple(removed), tuple(train),
-                      tuple(clusters[held_out]))
+  held_out_datasets = tuple(dict.fromkeys(
+      d for h in held_out for d in clusters[h]))
+  return ClusterSplit("+".join(held_out), removed, tuple(train),
+                      held_out_datasets)
 
 
 def train_mixture_name(collection: str, held_out: str | None = None) -> str:
@@ -85,10 +114,30 @@ def register_training_mixture(name: str,
                               max_examples: int | None = DEFAULT_MAX_EXAMPLES,
                               overwrite: bool = False) -> None:
   """Examples-proportional mixture of the datasets' training tasks."""
-  tasks = [registry.get_dataset(k).train_task for k in dataset_keys]
+  tasks = []
+  for key in dataset_keys:
+    train_task = registry.get_dataset(key).train_task
+    if train_task is None:
+      raise ValueError(f"dataset '{key}' is evaluation-only and cannot be in "
+                       f"training mixture '{name}'")
+    tasks.append(train_task)
+  register_task_mixture(name, tasks, max_examples=max_examples,
+                        overwrite=overwrite)
+
+
+def register_task_mixture(name: str,
+                          task_names: Sequence[str],
+                          *,
+                          max_examples: int | None = DEFAULT_MAX_EXAMPLES,
+                          overwrite: bool = False) -> None:
+  """Examples-proportional mixture of the given (training) tasks.
+
+  Each task's rate is its number of training examples, capped at
+  `max_examples` (FLAN: 3,000), as `seqio.mixing_rate_num_examples` computes.
+  """
   rate = functools.partial(seqio.mixing_rate_num_examples,
                            maximum=max_examples)
-  _add_mixture(name, tasks, overwrite, default_rate=rate)
+  _add_mixture(name, list(task_names), overwrite, default_rate=rate)
 
 
 def register_eval_mixture(name: str,
@@ -100,11 +149,20 @@ def register_eval_mixture(name: str,
   _add_mixture(name, tasks, overwrite, default_rate=1.0)
 
 
+def register_eval_task_mixture(name: str,
+                               task_names: Sequence[str],
+                               *,
+                               overwrite: bool = False) -> None:
+  """Equal-rate mixture of the given eval tasks (e.g. ablation variants)."""
+  _add_mixture(name, list(task_names), overwrite, default_rate=1.0)
+
+
 def register_cluster_mixtures(collection: str,
                               clusters: Mapping[str, Sequence[str]],
                               *,
                               exclusions: Mapping[str, Sequence[str]] | None = None,
                               max_examples: int | None = DEFAULT_MAX_EXAMPLES,
+                              eval_only: Sequence[str] = (),
                               overwrite: bool = False) -> list[str]:
   """Registers the all-datasets and leave-one-cluster-out mixtures.
 
@@ -114,6 +172,8 @@ def register_cluster_mixtures(collection: str,
     exclusions: cluster -> further clusters removed from training when it is
       held out, e.g. {"nli": ["paraphrase"], "paraphrase": ["nli"]}.
     max_examples: per-task cap on the mixing rate.
+    eval_only: dataset names that are in eval mixtures only (no training
+      task, e.g. FLAN's wsc273).
     overwrite: replace mixtures of the same names.
 
   Returns:
@@ -122,6 +182,7 @@ def register_cluster_mixtures(collection: str,
   _CLUSTERS[collection] = {c: tuple(ds) for c, ds in clusters.items()}
   key = lambda dataset: f"{collection}:{dataset}"
   all_datasets = list(dict.fromkeys(d for ds in clusters.values() for d in ds))
+  trainable = [d for d in all_datasets if d not in eval_only]
   names = []
 
   def add_train(name, datasets):
@@ -133,10 +194,11 @@ def register_cluster_mixtures(collection: str,
     register_eval_mixture(name, [key(d) for d in datasets], overwrite=overwrite)
     names.append(name)
 
-  add_train(train_mixture_name(collection), all_datasets)
+  add_train(train_mixture_name(collection), trainable)
   add_eval(eval_mixture_name(collection), all_datasets)
   for cluster in clusters:
-    split = cluster_split(clusters, cluster, exclusions)
+    split = multi_cluster_split(clusters, (cluster,), exclusions,
+                                never_train=eval_only)
     if split.train_datasets:  # nothing to train on when one cluster is all
       add_train(train_mixture_name(collection, cluster), split.train_datasets)
     add_eval(eval_mixture_name(collection, cluster), clusters[cluster])

@@ -24,6 +24,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 from typing import Callable, Mapping, Sequence
 
@@ -56,7 +57,8 @@ class DatasetSpec:
     answer_field: the field holding the correct option (classification).
     metric_fns: seqio metric functions for generation tasks.
     postprocess_fn: seqio postprocess_fn for generation tasks.
-    train_split: split the training task reads.
+    train_split: split the training task reads; None registers no training
+      task (an evaluation-only dataset, e.g. FLAN's wsc273).
   """
 
   name: str
@@ -68,7 +70,7 @@ class DatasetSpec:
   answer_field: str = "answer"
   metric_fns: Sequence[Callable] = (metrics_lib.exact_match_accuracy,)
   postprocess_fn: Callable | None = metrics_lib.strip_postprocessor
-  train_split: str = "train"
+  train_split: str | None = "train"
 
   @property
   def is_classification(self) -> bool:
@@ -87,7 +89,7 @@ class TaskInfo:
 @dataclasses.dataclass(frozen=True)
 class RegisteredDataset:
   spec: DatasetSpec
-  train_task: str
+  train_task: str | None  # None for evaluation-only datasets
   generation_tasks: tuple[str, ...]
   scoring_tasks: tuple[str, ...]
 
@@ -103,6 +105,7 @@ class RegisteredDataset:
 
 _DATASETS: dict[str, RegisteredDataset] = {}
 _TASKS: dict[str, TaskInfo] = {}
+_FIELDS: dict[str, frozenset[str]] = {}  # dataset key -> prepared fields
 
 
 def task_name(collection: str, dataset: str, variant: str,
@@ -118,6 +121,36 @@ def describe_task(name: str) -> TaskInfo:
     return _TASKS[name]
   except KeyError:
     raise KeyError(f"'{name}' was not registered by flan_jax.register_dataset")
+
+
+class UnknownTaskOrMixtureError(KeyError):
+  """A task or mixture name that nothing registered."""
+
+  def __str__(self) -> str:  # KeyError would quote the whole message
+    return str(self.args[0])
+
+
+def closest_names(name: str, count: int = 5) -> list[str]:
+  """Registered seqio task and mixture names that look most like `name`."""
+  names = [*seqio.TaskRegistry.names(), *seqio.MixtureRegistry.names()]
+  return difflib.get_close_matches(name, names, n=count, cutoff=0.5)
+
+
+def get_task_or_mixture(name: str) -> seqio.Task | seqio.Mixture:
+  """seqio.get_mixture_or_task, with a one-line error suggesting names.
+
+  Raises:
+    UnknownTaskOrMixtureError: `name` is not registered; the message lists
+      the closest registered names.
+  """
+  if name in seqio.MixtureRegistry.names() or name in seqio.TaskRegistry.names():
+    return seqio.get_mixture_or_task(name)
+  close = closest_names(name)
+  hint = (f"closest registered names: {', '.join(close)}" if close else
+          "no registered name is close")
+  raise UnknownTaskOrMixtureError(
+      f"unknown task or mixture '{name}'; {hint} (is the module that "
+      "registers it imported? e.g. --module=tasks.flan2021)") from None
 
 
 def get_dataset(key: str) -> RegisteredDataset:
@@ -169,11 +202,33 @@ def prepared_dataset(spec: DatasetSpec, split: str) -> tf.data.Dataset:
   return ds
 
 
+def _empty_dataset(element_spec) -> tf.data.Dataset:
+  """A dataset with `element_spec` and no elements, cheap to build.
+
+  (`from_generator` does the same but traces a py_function; with dozens of
+  datasets registered at import that dominates start-up time.)
+  """
+
+  def placeholder(spec):
+    default = tf.zeros([0 if d is None else d for d in spec.shape.as_list()],
+                       spec.dtype) if spec.dtype != tf.string else tf.fill(
+                           [0 if d is None else d
+                            for d in spec.shape.as_list()], "")
+    return tf.compat.v1.placeholder_with_default(default, spec.shape)
+
+  return tf.data.Dataset.range(0).map(
+      lambda _: tf.nest.map_structure(placeholder, element_spec))
+
+
 def prepared_fields(spec: DatasetSpec) -> frozenset[str]:
   """Fields of a prepared example, found by tracing `prepare` on no data."""
   element_spec = _source_element_spec(spec.source)
-  ds = tf.data.Dataset.from_generator(lambda: iter(()),
-                                      output_signature=element_spec)
+  if all(isinstance(s, tf.TensorSpec)
+         for s in tf.nest.flatten(element_spec)):
+    ds = _empty_dataset(element_spec)
+  else:  # ragged or sparse features
+    ds = tf.data.Dataset.from_generator(lambda: iter(()),
+                                        output_signature=element_spec)
   for fn in prepare_fns(spec):
     ds = fn(ds)
   if not isinstance(ds.element_spec, Mapping):
@@ -224,7 +279,7 @@ def _keep_text_fields(ds: tf.data.Dataset) -> tf.data.Dataset:
                 num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def _check(spec: DatasetSpec) -> None:
+def _check(spec: DatasetSpec) -> frozenset[str]:
   if not spec.name.replace("_", "").isalnum():
     raise ValueError(f"dataset name '{spec.name}' must use letters, digits, _")
   if not spec.templates:
@@ -240,6 +295,26 @@ def _check(spec: DatasetSpec) -> None:
       raise templates_lib.TemplateError(
           f"dataset '{spec.name}': template {index} lists options but the "
           f"answer field '{spec.answer_field}' is missing")
+  return available
+
+
+def _add_task(spec: DatasetSpec, name: str, info: TaskInfo,
+              render: Preprocessor, metric_fns: Sequence[Callable],
+              postprocess_fn: Callable | None, *,
+              vocabulary: seqio.Vocabulary | None, overwrite: bool) -> None:
+  """Registers one seqio task: prepare, render, keep text, tokenize."""
+  if overwrite:
+    seqio.TaskRegistry.remove(name)
+  seqio.TaskRegistry.add(
+      name,
+      source=spec.source,
+      preprocessors=[*prepare_fns(spec), render, _keep_text_fields,
+                     seqio.preprocessors.tokenize,
+                     seqio.preprocessors.append_eos_after_trim],
+      output_features=output_features(vocabulary),
+      metric_fns=list(metric_fns),
+      postprocess_fn=postprocess_fn)
+  _TASKS[name] = info
 
 
 def register_dataset(spec: DatasetSpec,
@@ -251,29 +326,17 @@ def register_dataset(spec: DatasetSpec,
   Raises:
     TemplateError: a template names a field the (prepared) source lacks.
   """
-  _check(spec)
-  features = output_features(vocabulary)
-  shared_head = prepare_fns(spec)
-  tokenize_tail = [
-      seqio.preprocessors.tokenize,
-      seqio.preprocessors.append_eos_after_trim,
-  ]
+  available = _check(spec)
 
   def add_task(name, info, render, metric_fns, postprocess_fn):
-    if overwrite:
-      seqio.TaskRegistry.remove(name)
-    seqio.TaskRegistry.add(
-        name,
-        source=spec.source,
-        preprocessors=[*shared_head, render, _keep_text_fields, *tokenize_tail],
-        output_features=features,
-        metric_fns=list(metric_fns),
-        postprocess_fn=postprocess_fn)
-    _TASKS[name] = info
+    _add_task(spec, name, info, render, metric_fns, postprocess_fn,
+              vocabulary=vocabulary, overwrite=overwrite)
 
-  train = task_name(spec.collection, spec.name, TRAIN)
-  add_task(train, TaskInfo(spec.collection, spec.name, TRAIN, None),
-           _render_any_template(spec.templates), (), None)
+  train = None
+  if spec.train_split is not None:
+    train = task_name(spec.collection, spec.name, TRAIN)
+    add_task(train, TaskInfo(spec.collection, spec.name, TRAIN, None),
+             _render_any_template(spec.templates), (), None)
 
   generation, scoring = [], []
   for index, template in enumerate(spec.templates):
@@ -293,4 +356,63 @@ def register_dataset(spec: DatasetSpec,
 
   registered = RegisteredDataset(spec, train, tuple(generation), tuple(scoring))
   _DATASETS[registered.key] = registered
+  _FIELDS[registered.key] = available
   return registered
+
+
+def register_variant_tasks(dataset_key: str,
+                           label: str,
+                           *,
+                           train_templates: Sequence[templates_lib.Template]
+                           | None = None,
+                           eval_template: templates_lib.Template | None = None,
+                           vocabulary: seqio.Vocabulary | None = None,
+                           overwrite: bool = False) -> dict[str, str]:
+  """Registers extra tasks of a registered dataset with other templates.
+
+  For ablations that change how a dataset is phrased (fewer templates, no
+  instructions) without registering it again::
+
+      <collection>:<dataset>:train_<label>     any of `train_templates`
+      <collection>:<dataset>:<label>:gen       `eval_template`, generation
+      <collection>:<dataset>:<label>:score     `eval_template`, rank
+                                               classification (options only)
+
+  Returns:
+    variant ("train", "gen", "score") -> registered task name.
+  """
+  entry = get_dataset(dataset_key)
+  spec = entry.spec
+  if not label.replace("_", "").isalnum():
+    raise ValueError(f"variant label '{label}' must use letters, digits, _")
+  available = _FIELDS.get(dataset_key) or prepared_fields(spec)
+  checked = [*(train_templates or ()), *([eval_template] if eval_template
+                                          else [])]
+  for index, template in enumerate(checked):
+    templates_lib.check_fields(template, available, dataset=spec.name,
+                               index=index)
+  names = {}
+  add = functools.partial(_add_task, spec, vocabulary=vocabulary,
+                          overwrite=overwrite)
+  if train_templates:
+    if entry.train_task is None:
+      raise ValueError(f"dataset '{dataset_key}' is evaluation-only; it has "
+                       "no training task to vary")
+    name = f"{spec.collection}:{spec.name}:{TRAIN}_{label}"
+    add(name, TaskInfo(spec.collection, spec.name, TRAIN, None),
+        _render_any_template(train_templates), (), None)
+    names[TRAIN] = name
+  if eval_template is not None:
+    name = f"{spec.collection}:{spec.name}:{label}:{GENERATION}"
+    add(name, TaskInfo(spec.collection, spec.name, GENERATION, None),
+        _render_with(eval_template), spec.metric_fns, spec.postprocess_fn)
+    names[GENERATION] = name
+    if (eval_template.has_options and
+        eval_template.targets_use(spec.answer_field)):
+      name = f"{spec.collection}:{spec.name}:{label}:{SCORING}"
+      add(name, TaskInfo(spec.collection, spec.name, SCORING, None),
+          rank_classification.expand_options(eval_template, spec.answer_field),
+          [rank_classification.rank_classification_accuracy],
+          rank_classification.option_row_postprocessor)
+      names[SCORING] = name
+  return names
