@@ -38,18 +38,37 @@ def _as_references(target: Target) -> list[str]:
   return [target] if isinstance(target, str) else list(target)
 
 
-def exact_match_accuracy(targets: Sequence[str],
+def exact_match_accuracy(targets: Sequence[Target],
                          predictions: Sequence[str]) -> dict[str, float]:
-  """Percentage of predictions equal to their target after trimming spaces."""
+  """Percentage of predictions equal to their target (or one of its
+  references) after trimming spaces."""
   _check_lengths(targets, predictions)
   correct = sum(
-      str(t).strip() == str(p).strip() for t, p in zip(targets, predictions))
+      any(str(r).strip() == str(p).strip() for r in _as_references(t))
+      for t, p in zip(targets, predictions))
   return {"accuracy": 100.0 * correct / max(len(targets), 1)}
 
 
-def strip_postprocessor(text: str, example=None, is_target: bool = False) -> str:
-  """seqio postprocess_fn for generation tasks: trims surrounding whitespace."""
-  del example, is_target
+# A prepared example may carry every acceptable answer in this field (a 1-D
+# string tensor); generation tasks then score against all of them.
+REFERENCES_FIELD = "references"
+
+
+def strip_postprocessor(text, example=None, is_target: bool = False):
+  """seqio postprocess_fn for generation tasks: trims surrounding whitespace.
+
+  For a target whose example carries `references`, returns that list instead
+  (the metrics take the best match over references, as SQuAD/TriviaQA do).
+  """
+  if isinstance(text, bytes):
+    text = text.decode("utf-8")
+  if is_target and example is not None and REFERENCES_FIELD in example:
+    references = [
+        r.decode("utf-8") if isinstance(r, bytes) else str(r)
+        for r in np.asarray(example[REFERENCES_FIELD]).reshape(-1)]
+    references = [r.strip() for r in references if r.strip()]
+    if references:
+      return references
   return text.strip()
 
 

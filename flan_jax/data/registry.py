@@ -249,8 +249,18 @@ def _add_constant_options(options: Sequence[str]) -> Preprocessor:
 
 
 def _render_with(template: templates_lib.Template) -> Preprocessor:
-  return seqio.map_over_dataset(
-      functools.partial(templates_lib.render_example, template))
+  """Eval preprocessor: renders one template and keeps the example's
+  `references` (every acceptable answer, where the dataset has several) so
+  that the metrics can score against all of them."""
+
+  @seqio.map_over_dataset
+  def render(ex):
+    rendered = templates_lib.render_example(template, ex)
+    if metrics_lib.REFERENCES_FIELD in ex:
+      rendered[metrics_lib.REFERENCES_FIELD] = ex[metrics_lib.REFERENCES_FIELD]
+    return rendered
+
+  return render
 
 
 def _render_any_template(templates: Sequence[templates_lib.Template]):
@@ -274,7 +284,8 @@ def _render_any_template(templates: Sequence[templates_lib.Template]):
 
 def _keep_text_fields(ds: tf.data.Dataset) -> tf.data.Dataset:
   """Drops raw fields so tasks only carry what the model pipeline uses."""
-  keep = ("inputs", "targets", "idx", "option_idx", "is_correct")
+  keep = ("inputs", "targets", "idx", "option_idx", "is_correct",
+          metrics_lib.REFERENCES_FIELD)
   return ds.map(lambda ex: {k: v for k, v in ex.items() if k in keep},
                 num_parallel_calls=tf.data.AUTOTUNE)
 

@@ -94,7 +94,7 @@ def test_templates_ablation_mixtures(count):
 def _pretokenized(task_name, count=12):
   task = seqio.get_mixture_or_task(task_name)
   with mock_helpers.mock_tfds(count):
-    ds = task.get_dataset(sequence_length=None, split="train", shuffle=False,
+    ds = task.get_dataset(sequence_length=None, split="train", shuffle=False, seed=0,
                           num_epochs=1, try_in_mem_cache=False)
     return [ex["inputs_pretokenized"].decode() for ex in ds.as_numpy_iterator()]
 
