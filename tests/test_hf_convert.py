@@ -27,14 +27,15 @@ def llama_dir(tmp_path_factory):
 
 
 def _model_from_gin(path):
+  # finalize_config locks gin; parse and clear inside one unlocked scope.
   with gin.unlock_config():
     gin.clear_config()
-  try:
-    gin_utils.parse_gin([path])
-    return gin_utils.model_macro()
-  finally:
-    with gin.unlock_config():
+    try:
+      gin_utils.parse_gin([path])
+      model = gin_utils.model_macro()
+    finally:
       gin.clear_config()
+  return model
 
 
 def test_convert_writes_checkpoint_and_gin_that_export_back(llama_dir,
