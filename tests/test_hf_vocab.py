@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import seqio
 import tensorflow as tf
 import tokenizers
 from tokenizers import models, pre_tokenizers, trainers, decoders
@@ -54,3 +55,14 @@ def test_unknown_eos_token_is_a_clear_error(tokenizer_dir):
   with pytest.raises(ValueError, match="eos token '<eot>' is not in"):
     vocab.TokenizersVocabulary(str(tokenizer_dir / "tokenizer.json"),
                                eos_token="<eot>")
+
+
+def test_default_vocabulary_follows_the_environment(tokenizer_dir,
+                                                    monkeypatch):
+  monkeypatch.setenv(vocab.SPM_PATH_ENV, str(tokenizer_dir))
+  assert isinstance(vocab.default_vocabulary(), vocab.TokenizersVocabulary)
+  monkeypatch.setenv(vocab.SPM_PATH_ENV,
+                     str(tokenizer_dir / "tokenizer.json"))
+  assert vocab.default_vocabulary().eos_id == 2
+  monkeypatch.delenv(vocab.SPM_PATH_ENV)
+  assert isinstance(vocab.default_vocabulary(), seqio.SentencePieceVocabulary)

@@ -33,9 +33,18 @@ def sentencepiece_vocabulary(path: str) -> seqio.SentencePieceVocabulary:
   return seqio.SentencePieceVocabulary(path)
 
 
-def default_vocabulary() -> seqio.SentencePieceVocabulary:
-  """The vocabulary tasks use unless they are given one."""
-  return sentencepiece_vocabulary(os.environ.get(SPM_PATH_ENV, DEMO_SPM_PATH))
+def default_vocabulary() -> seqio.Vocabulary:
+  """The vocabulary tasks use unless they are given one.
+
+  FLAN_JAX_SPM_PATH may name a SentencePiece model, a tokenizer.json, or a
+  (converted) Hugging Face model directory holding either.
+  """
+  path = os.environ.get(SPM_PATH_ENV, DEMO_SPM_PATH)
+  if os.path.isdir(path):
+    return vocabulary_from_directory(path)
+  if path.endswith(".json"):
+    return tokenizers_vocabulary(path)
+  return sentencepiece_vocabulary(path)
 
 
 class TokenizersVocabulary(seqio.Vocabulary):
