@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import gin
+import jax
 import numpy as np
 import pytest
 
@@ -150,3 +151,29 @@ def test_convert_script_reports_error_in_one_line(tmp_path):
   assert result.stderr.strip().splitlines()[-1].startswith(
       "convert_hf: ") and "no config.json" in result.stderr
   assert not (tmp_path / "out").exists()
+
+
+def test_sharded_checkpoint_with_index_reads_like_one_file(llama_dir, tmp_path):
+  from safetensors.numpy import save_file  # pylint: disable=g-import-not-at-top
+  tensors = hf.read_tensors(llama_dir)
+  names = sorted(tensors)
+  shards = {"model-00001-of-00002.safetensors": names[:len(names) // 2],
+            "model-00002-of-00002.safetensors": names[len(names) // 2:]}
+  directory = tmp_path / "sharded"
+  directory.mkdir()
+  for shard, keys in shards.items():
+    save_file({k: tensors[k] for k in keys}, str(directory / shard),
+              metadata={"format": "pt"})
+  with open(directory / "model.safetensors.index.json", "w") as f:
+    json.dump({"weight_map": {k: s for s, ks in shards.items() for k in ks}},
+              f)
+  with open(os.path.join(llama_dir, "config.json")) as f:
+    (directory / "config.json").write_text(f.read())
+  _, sharded = hf.load_hf(str(directory))
+  _, single = hf.load_hf(llama_dir)
+  for a, b in zip(jax.tree.leaves(sharded), jax.tree.leaves(single)):
+    np.testing.assert_array_equal(a, b)
+  os.remove(directory / "model-00002-of-00002.safetensors")
+  with pytest.raises(HfConversionError,
+                     match="shard model-00002-of-00002.safetensors is missing"):
+    hf.load_hf(str(directory))
