@@ -47,6 +47,8 @@ def test_convert_writes_checkpoint_and_gin_that_export_back(llama_dir,
   model = _model_from_gin(os.path.join(out, "model.gin"))
   config, params = hf.load_hf(llama_dir)
   assert model.config == config
+  # The tokenizer's EOS stops generation; pretrained decoders stay causal.
+  assert model.eos_id == 2 and model.prefix_lm is False
   restored = hf.restore_params(model, checkpoint)
   for a, b in zip(*(sorted(hf.tensors_from_params(config, p).items())
                     for p in (params, restored))):

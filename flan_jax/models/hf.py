@@ -443,7 +443,9 @@ def convert_to_checkpoint(hf_dir: str, output_dir: str, *,
                f"scripts/convert_hf.py.\nInitial checkpoint: "
                f"{os.path.abspath(output_dir)}/checkpoints/0")
     with open(os.path.join(tmp, "model.gin"), "w") as f:
-      f.write(hf_config.gin_model_file(config, comment=comment))
+      f.write(hf_config.gin_model_file(
+          config, comment=comment,
+          model_fields=hf_config.model_bindings(read_config(hf_dir))))
     tokenizer = os.path.join(tmp, "tokenizer")
     os.makedirs(tokenizer)
     _copy_tokenizer(hf_dir, tokenizer)
