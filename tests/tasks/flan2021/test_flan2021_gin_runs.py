@@ -69,7 +69,7 @@ def test_a_misspelt_mixture_stops_with_suggestions(tmp_path):
 
 def test_paper_run_file_names_the_paper_setup():
   text = (RUNS / "flan2021_lamda_pt_137b.gin").read_text()
-  for line in ("include 'models/decoder_137b.gin'",
+  for line in ("include 'models/lamda_pt_137b.gin'",
                "include 'hardware/tpu_v3_128.gin'", "TRAIN_STEPS = 30000",
                "LEARNING_RATE = 3e-5",
                "TASK_FEATURE_LENGTHS = {'inputs': 1024, 'targets': 256}",
