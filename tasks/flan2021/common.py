@@ -366,3 +366,18 @@ def strip_fields(*fields: str) -> Preprocessor:
     return ex
 
   return apply
+
+
+def reference_list(*answers) -> tf.Tensor:
+  """Every acceptable answer of an example, for its `references` field.
+
+  Takes scalars and 1-D string tensors (first answer first), strips them,
+  drops empty ones and repeats, keeping first-seen order. Generation tasks
+  then score a prediction against the best of them
+  (`flan_jax.data.metrics.strip_postprocessor`); the training target stays
+  the single first answer.
+  """
+  flat = tf.strings.strip(tf.concat(
+      [tf.reshape(tf.convert_to_tensor(a, tf.string), [-1]) for a in answers],
+      axis=0))
+  return tf.unique(tf.boolean_mask(flat, tf.strings.length(flat) > 0)).y

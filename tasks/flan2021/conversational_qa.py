@@ -1,8 +1,9 @@
 """FLAN 2021 cluster `conversational_qa`: QuAC and CoQA.
 
 QuAC: one question about a Wikipedia section, answered by a span of it (or
-CANNOTANSWER); scored by TriviaQA-style exact match. Each TFDS example is
-one turn of a dialogue.
+CANNOTANSWER); scored by TriviaQA-style exact match against the best of the
+original answer and the extra annotators' answers (`references`). Each TFDS
+example is one turn of a dialogue.
 
 CoQA: a story with a whole conversation of questions. As in FLAN, one
 example asks every question of a story at once, numbered, and the target is
@@ -25,13 +26,16 @@ _VALIDATION_FROM_TRAIN = dict(train="train[:-200]", validation="train[-200:]")
 
 def _prepare_quac(ds: tf.data.Dataset) -> tf.data.Dataset:
   def prepare(ex):
+    answer = tf.strings.strip(ex["orig_answer"]["text"])
     return {
         "title": ex["title"],
         "section_title": ex["section_title"],
         "background": ex["background"],
         "context": ex["context"],
         "question": ex["question"],
-        "answer": tf.strings.strip(ex["orig_answer"]["text"]),
+        "answer": answer,
+        metrics.REFERENCES_FIELD: common.reference_list(
+            answer, ex["answers"]["text"]),
     }
 
   return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)

@@ -4,8 +4,10 @@ Questions (open), ARC-Challenge, ARC-Easy.
 The model sees only the question, never a supporting document (TriviaQA's
 evidence pages are dropped), so these measure what the model knows.
 
-* TriviaQA: the target is the answer's canonical value.
-* Natural Questions (open): the first of the gold answers.
+* TriviaQA: the target is the answer's canonical value; `references` adds
+  every alias and normalised alias, so eval accepts any of them.
+* Natural Questions (open): the first of the gold answers is the target;
+  `references` holds all of them.
 * ARC: the answer choices become per-example options (3 to 5 of them); the
   target is the text of the choice whose label matches the answer key.
 
@@ -27,13 +29,18 @@ CLUSTER = "open_domain_qa"
 
 @seqio.map_over_dataset
 def prepare_trivia_qa(ex):
-  return {"question": ex["question"], "answer": ex["answer"]["value"]}
+  answer = ex["answer"]
+  return {"question": ex["question"], "answer": answer["value"],
+          metrics.REFERENCES_FIELD: common.reference_list(
+              answer["value"], answer["aliases"],
+              answer["normalized_aliases"])}
 
 
 @seqio.map_over_dataset
 def prepare_natural_questions(ex):
   answers = tf.concat([ex["answer"], tf.constant([""])], axis=0)
-  return {"question": ex["question"], "answer": answers[0]}
+  return {"question": ex["question"], "answer": answers[0],
+          metrics.REFERENCES_FIELD: common.reference_list(ex["answer"])}
 
 
 def prepare_arc(ds: tf.data.Dataset) -> tf.data.Dataset:

@@ -13,7 +13,8 @@ marks a correct spelling wrong. The `@highlight` markers of the CNN/Daily Mail
 articles become bullet points.
 
 Metrics: accuracy (rank classification over the options at eval) for both;
-ReCoRD's generation tasks also report SQuAD EM/F1 against the kept answer.
+ReCoRD's generation tasks also report SQuAD EM/F1, against the best of all
+gold spellings (its `references`), as ReCoRD's official scorer does.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def prepare_record(ds: tf.data.Dataset) -> tf.data.Dataset:
         "filled_query": _fill_placeholder(ex["query"], answer),
         "options": tf.boolean_mask(entities, keep),
         "answer": answer,
+        metrics.REFERENCES_FIELD: common.reference_list(answer, answers),
     }
 
   return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)

@@ -5,8 +5,10 @@ Preparation per dataset (tf ops, run inside the seqio pipeline):
 
 * SQuAD v1.1 / v2.0: the first gold answer is the target; an unanswerable
   SQuAD v2 question has the target "unanswerable", which its templates
-  mention as a possible reply.
-* DROP: the `answer` field, or the first validated answer when it is empty.
+  mention as a possible reply. Every gold answer goes to `references`, so
+  eval scores a prediction against the best of them (as official SQuAD does).
+* DROP: the `answer` field, or the first validated answer when it is empty;
+  `references` holds it and every validated answer.
 * MultiRC: TFDS holds one row per (question, candidate answer). The rows of a
   question are grouped back into one example listing its numbered candidates;
   the target is the numbers of the correct ones ("1, 3"). Its metric scores
@@ -50,21 +52,28 @@ def _first_or(values: tf.Tensor, default: str) -> tf.Tensor:
 
 @seqio.map_over_dataset
 def prepare_squad_v1(ex):
+  answer = _first_or(ex["answers"]["text"], "")
   return {
       "title": ex["title"],
       "context": ex["context"],
       "question": ex["question"],
-      "answer": _first_or(ex["answers"]["text"], ""),
+      "answer": answer,
+      metrics.REFERENCES_FIELD: common.reference_list(
+          answer, ex["answers"]["text"]),
   }
 
 
 @seqio.map_over_dataset
 def prepare_squad_v2(ex):
+  # An unanswerable question's only reference is "unanswerable".
+  answer = _first_or(ex["answers"]["text"], UNANSWERABLE)
   return {
       "title": ex["title"],
       "context": ex["context"],
       "question": ex["question"],
-      "answer": _first_or(ex["answers"]["text"], UNANSWERABLE),
+      "answer": answer,
+      metrics.REFERENCES_FIELD: common.reference_list(
+          answer, ex["answers"]["text"]),
   }
 
 
@@ -74,7 +83,9 @@ def prepare_drop(ex):
       tf.strings.length(tf.strings.strip(ex["answer"])) > 0, ex["answer"],
       _first_or(ex["validated_answers"], ""))
   return {"passage": ex["passage"], "question": ex["question"],
-          "answer": answer}
+          "answer": answer,
+          metrics.REFERENCES_FIELD: common.reference_list(
+              answer, ex["validated_answers"])}
 
 
 def squad_f1_first(targets: Sequence[str],

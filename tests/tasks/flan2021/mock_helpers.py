@@ -21,7 +21,7 @@ among the options.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 from unittest import mock
 
 import numpy as np
@@ -29,6 +29,7 @@ import seqio
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from flan_jax.data import metrics
 from flan_jax.data import registry
 from flan_jax.data import templates as templates_lib
 from tasks.flan2021 import common
@@ -220,3 +221,45 @@ def rendered_example(name: str, template_index: int = 0,
     rendered = templates_lib.render_example(spec.templates[template_index], ex)
   return {k: v.numpy().decode() for k, v in rendered.items()}
 
+
+
+def generation_references(name: str, count: int = 8) -> list[tuple[str, Any]]:
+  """(target text, postprocessed target) of the first generation task.
+
+  Runs the task's seqio pipeline on mock data and hands each example to the
+  task's own postprocess_fn as seqio's evaluator does, so a dataset whose
+  preparation emits `references` must come out as a list of answers.
+  Asserts the first template's target is the plain answer.
+  """
+  entry = common.get_flan_dataset(name).registered
+  task = seqio.get_mixture_or_task(entry.generation_tasks[0])
+  template = entry.spec.templates[registry.describe_task(task.name).template]
+  assert template.targets == "{answer}", (name, template.targets)
+  with mock_tfds(count):
+    examples = _first_examples(task.name, "test", count)
+  assert examples, f"{task.name} yielded no example"
+  out = []
+  for ex in examples:
+    assert metrics.REFERENCES_FIELD in ex, (task.name, sorted(ex))
+    target = ex["targets_pretokenized"].decode().strip()
+    out.append((target, task.postprocess_fn(ex["targets_pretokenized"],
+                                            example=ex, is_target=True)))
+  return out
+
+
+def check_references(name: str, count: int = 8) -> int:
+  """Mock generation targets become lists whose first entry is the target.
+
+  Returns how many examples had a reference list (mock text may leave an
+  example without any answer, which then scores against its plain target).
+  """
+  with_lists = 0
+  for target, post in generation_references(name, count):
+    if isinstance(post, list):
+      assert post and post[0] == target, (name, target, post)
+      assert all(isinstance(r, str) and r for r in post), (name, post)
+      with_lists += 1
+    else:
+      assert post == target, (name, target, post)
+  assert with_lists, f"{name}: no generation target came with references"
+  return with_lists

@@ -48,4 +48,30 @@ def test_natural_questions_takes_the_first_answer():
   ds = odqa.prepare_natural_questions(tf.data.Dataset.from_tensors(
       {"question": "who wrote hamlet",
        "answer": tf.constant(["William Shakespeare", "Shakespeare"])}))
-  assert next(iter(ds))["answer"].numpy() == b"William Shakespeare"
+  ex = next(iter(ds))
+  assert ex["answer"].numpy() == b"William Shakespeare"
+  assert list(ex["references"].numpy()) == [b"William Shakespeare",
+                                            b"Shakespeare"]
+
+
+def test_trivia_qa_references_add_aliases_and_normalized_aliases():
+  ds = odqa.prepare_trivia_qa(tf.data.Dataset.from_tensors({
+      "question": "Which planet is the Red Planet?",
+      "answer": {"value": "Mars", "aliases": tf.constant(["Mars", "Planet Mars"]),
+                 "normalized_aliases": tf.constant(["mars", "planet mars"]),
+                 "normalized_value": "mars", "type": "WikipediaEntity",
+                 "matched_wiki_entity_name": "",
+                 "normalized_matched_wiki_entity_name": ""}}))
+  ex = next(iter(ds.as_numpy_iterator()))
+  assert ex["answer"] == b"Mars"
+  assert list(ex["references"]) == [b"Mars", b"Planet Mars", b"mars",
+                                    b"planet mars"]
+  targets = [[r.decode() for r in ex["references"]]]
+  assert metrics.trivia_qa(targets, ["planet mars"])["em"] == 100.0
+
+
+@pytest.mark.parametrize("name", ("trivia_qa", "natural_questions"))
+def test_generation_targets_reach_the_postprocessor_as_reference_lists(name):
+  assert mock_helpers.check_references(name) >= 1
+  spec = common.get_flan_dataset(name).spec
+  assert spec.postprocess_fn is metrics.strip_postprocessor

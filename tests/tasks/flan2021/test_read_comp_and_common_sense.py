@@ -4,6 +4,8 @@ import pytest
 import tensorflow as tf
 
 import mock_helpers
+from flan_jax.data import metrics
+from tasks.flan2021 import common
 from tasks.flan2021 import read_comp_and_common_sense as rccs
 
 EXPECTED = ("record", "cosmos_qa")
@@ -38,6 +40,8 @@ def test_record_groups_gold_spellings_into_one_option():
       ["Ann", "U.S.", "Bob", "United States", "Ann"]))
   ex = next(iter(ds.as_numpy_iterator()))
   assert ex["answer"] == b"U.S."
+  # Generation scores against every gold spelling.
+  assert list(ex["references"]) == [b"U.S.", b"United States"]
   # Duplicates merged, the other gold spelling removed, order kept.
   assert list(ex["options"]) == [b"Ann", b"U.S.", b"Bob"]
   assert ex["filled_query"] == b"U.S. is where they met"
@@ -63,3 +67,12 @@ def test_cosmos_qa_options_come_from_the_four_answers():
   ex = next(iter(ds))
   assert ex["answer"].numpy() == b"b"
   assert list(ex["options"].numpy()) == [b"a", b"b", b"c", b"d"]
+
+
+def test_record_generation_targets_reach_the_postprocessor_as_lists():
+  assert mock_helpers.check_references("record") >= 1
+  spec = common.get_flan_dataset("record").spec
+  assert spec.postprocess_fn is metrics.strip_postprocessor
+  # A prediction naming the second spelling gets full credit.
+  assert metrics.squad([["U.S.", "United States"]],
+                       ["United States"])["em"] == 100.0

@@ -76,11 +76,17 @@ def test_squad_v2_unanswerable_and_drop_fallback():
       "title": "T", "context": "C", "question": "Q", "id": "1",
       "answers": {"text": tf.constant([], tf.string),
                   "answer_start": tf.constant([], tf.int32)}}))
-  assert next(iter(squad))["answer"].numpy() == b"unanswerable"
+  ex = next(iter(squad))
+  assert ex["answer"].numpy() == b"unanswerable"
+  assert list(ex["references"].numpy()) == [b"unanswerable"]
   drop = rc.prepare_drop(tf.data.Dataset.from_tensor_slices({
       "passage": ["P", "P"], "question": ["Q", "Q"], "query_id": ["1", "2"],
       "answer": ["12", ""], "validated_answers": [["12", "x"], ["May", "x"]]}))
-  assert [ex["answer"] for ex in drop.as_numpy_iterator()] == [b"12", b"May"]
+  drop = list(drop.as_numpy_iterator())
+  assert [ex["answer"] for ex in drop] == [b"12", b"May"]
+  # The answer first, then the other validated answers, no repeats.
+  assert [list(ex["references"]) for ex in drop] == [[b"12", b"x"],
+                                                     [b"May", b"x"]]
   for name in ("squad_v1", "squad_v2", "drop"):
     assert list(common.get_flan_dataset(name).spec.metric_fns) == [
         rc.squad_f1_first]
@@ -105,3 +111,21 @@ def test_openbookqa_and_bool_q_answers_are_their_options():
       "title": ["t", "t"], "passage": ["p", "p"], "question": ["q", "q"],
       "answer": [True, False]}))
   assert [ex["answer"] for ex in boolq.as_numpy_iterator()] == [b"yes", b"no"]
+
+
+def test_squad_references_hold_every_gold_answer_first_one_first():
+  squad = rc.prepare_squad_v1(tf.data.Dataset.from_tensors({
+      "title": "T", "context": "C", "question": "Q", "id": "1",
+      "answers": {"text": tf.constant(["Denver Broncos", "Broncos",
+                                       "Denver Broncos", " "]),
+                  "answer_start": tf.constant([0, 7, 0, 0], tf.int32)}}))
+  ex = next(iter(squad.as_numpy_iterator()))
+  assert ex["answer"] == b"Denver Broncos"  # the training target
+  assert list(ex["references"]) == [b"Denver Broncos", b"Broncos"]
+
+
+@pytest.mark.parametrize("name", ("squad_v1", "squad_v2", "drop"))
+def test_generation_targets_reach_the_postprocessor_as_reference_lists(name):
+  assert mock_helpers.check_references(name) >= 1
+  spec = common.get_flan_dataset(name).spec
+  assert spec.postprocess_fn is metrics.strip_postprocessor
