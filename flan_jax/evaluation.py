@@ -121,7 +121,7 @@ def load_params(model, directory: str, step: int,
 # --- one task ---------------------------------------------------------------------
 
 
-def _text(value) -> str:
+def text_of(value) -> str:
   return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
@@ -137,7 +137,7 @@ def _metrics(fns, targets, outputs) -> dict[str, float]:
 
 
 def _targets(task: seqio.Task, rows: Sequence[eval_data.Example]) -> list:
-  return [task.postprocess_fn(_text(r["targets_pretokenized"]), example=r,
+  return [task.postprocess_fn(text_of(r["targets_pretokenized"]), example=r,
                               is_target=True) for r in rows]
 
 
@@ -150,6 +150,14 @@ def evaluate_task(task: seqio.Task, runner: scoring.ModelRunner, split: str,
   rows = eval_data.load_examples(task, split, few_shot=few_shot,
                                  feature_lengths=dict(feature_lengths or {}),
                                  max_examples=max_examples)
+  return evaluate_rows(task, runner, rows, feature_lengths)
+
+
+def evaluate_rows(task: seqio.Task, runner: scoring.ModelRunner,
+                  rows: Sequence[eval_data.Example],
+                  feature_lengths: Mapping[str, int] | None = None
+                  ) -> tuple[dict[str, float], list[dict[str, Any]]]:
+  """Metrics and per-example outputs for rows from `eval_data.load_examples`."""
   if eval_data.has_option_rows(rows):
     return _evaluate_options(task, runner, rows)
   return _evaluate_generation(task, runner, rows, feature_lengths)
@@ -166,7 +174,7 @@ def _evaluate_options(task, runner, rows):
   for example, per in zip(examples, scores):
     option_rows = [rank_classification.OptionRow(
         idx=example.idx, option_idx=k, is_correct=bool(r["is_correct"]),
-        char_length=len(_text(r["targets_pretokenized"])),
+        char_length=len(text_of(r["targets_pretokenized"])),
         token_length=int(np.count_nonzero(r["targets"])))
                    for k, r in enumerate(example.rows)]
     chosen = {name: rank_classification.predictions(option_rows, per, method)[
@@ -174,8 +182,8 @@ def _evaluate_options(task, runner, rows):
               for method, name in rank_classification.NORMALISATIONS.items()}
     outputs.append({
         "idx": example.idx,
-        "inputs": _text(example.rows[0]["inputs_pretokenized"]),
-        "options": [_text(r["targets_pretokenized"]) for r in example.rows],
+        "inputs": text_of(example.rows[0]["inputs_pretokenized"]),
+        "options": [text_of(r["targets_pretokenized"]) for r in example.rows],
         "correct": [k for k, r in enumerate(example.rows) if r["is_correct"]],
         "log_likelihoods": [float(s) for s in per],
         "predicted": chosen,
@@ -197,8 +205,8 @@ def _evaluate_generation(task, runner, rows, feature_lengths):
     scores = runner.option_scores(eval_data.single_option_examples(rows))
     metrics.update(_metrics(task.score_metric_fns, targets,
                             [float(s[0]) for s in scores]))
-  outputs = [{"index": i, "inputs": _text(r["inputs_pretokenized"]),
-              "target": _text(r["targets_pretokenized"]), "prediction": p}
+  outputs = [{"index": i, "inputs": text_of(r["inputs_pretokenized"]),
+              "target": text_of(r["targets_pretokenized"]), "prediction": p}
              for i, (r, p) in enumerate(zip(rows, decoded))]
   return metrics, outputs
 
@@ -206,7 +214,7 @@ def _evaluate_generation(task, runner, rows, feature_lengths):
 # --- files -------------------------------------------------------------------------
 
 
-def _write_atomic(path: str, text: str) -> None:
+def write_atomic(path: str, text: str) -> None:
   os.makedirs(os.path.dirname(path), exist_ok=True)
   tmp = f"{path}.tmp{os.getpid()}"
   with open(tmp, "w") as f:
@@ -225,9 +233,9 @@ def _task_file(output_dir: str, task_name: str) -> str:
 
 def write_results(results: Mapping[str, Any], output_dir: str) -> None:
   """Writes results.json (atomically) and the markdown tables beside it."""
-  _write_atomic(os.path.join(output_dir, "results.md"),
+  write_atomic(os.path.join(output_dir, "results.md"),
                 reports.results_markdown(results))
-  _write_atomic(os.path.join(output_dir, "results.json"),
+  write_atomic(os.path.join(output_dir, "results.json"),
                 json.dumps(results, indent=2, sort_keys=True) + "\n")
 
 
@@ -243,7 +251,7 @@ def _check_job(output_dir: str, config: Mapping[str, Any]) -> None:
           f"{output_dir} holds results of a different eval job (differs in: "
           f"{', '.join(changed)}); use another output_dir or delete it")
   else:
-    _write_atomic(path, json.dumps(config, indent=2, sort_keys=True) + "\n")
+    write_atomic(path, json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
 # --- the job --------------------------------------------------------------------------
@@ -384,13 +392,13 @@ def evaluate(*,
         entry[key] = metrics
         entry[f"{key}_examples"] = len(outputs)
         if write_examples:
-          _write_atomic(
+          write_atomic(
               os.path.join(output_dir, "examples", f"{task.name}.{which}.jsonl"),
               "".join(json.dumps(o, sort_keys=True) + "\n" for o in outputs))
       if "metrics" not in entry:
         raise EvalJobError(f"task '{task.name}' has no '{split}' split")
       entry["seconds"] = round(time.perf_counter() - started, 2)
-      _write_atomic(_task_file(output_dir, task.name),
+      write_atomic(_task_file(output_dir, task.name),
                     json.dumps(entry, indent=2, sort_keys=True) + "\n")
       log.info("%s: %s (%.1f s)", task.name, _headline(entry["metrics"]),
                entry["seconds"])
