@@ -63,6 +63,12 @@ def sequence_log_likelihood(logits: Array, targets: Array,
   return jnp.sum(token_ll * weights, axis=-1)
 
 
+def shift_right(targets: Array, start_id: int = 0) -> Array:
+  """Teacher-forcing decoder inputs: [start, t0, t1, ...] (unpacked rows)."""
+  start = jnp.full_like(targets[:, :1], start_id)
+  return jnp.concatenate([start, targets[:, :-1]], axis=1)
+
+
 @dataclasses.dataclass(frozen=True)
 class EncoderDecoderModel:
   """T5-style encoder-decoder behind the model API.
@@ -132,6 +138,32 @@ class EncoderDecoderModel:
     logits = self._logits(params, batch)
     return sequence_log_likelihood(logits, batch["decoder_target_tokens"],
                                    batch["decoder_loss_weights"])
+
+  def score_options(self, params, batch: Batch) -> Array:
+    """Summed log-likelihood of every answer option of every example: [B, K].
+
+    Rank classification scores K options against one input. Here the input
+    is encoded once per example and the K options are decoded together as a
+    batch of B*K sequences attending to that one encoding.
+
+    Args:
+      batch: "inputs" int32 [B, Li] (0-padded) and "option_targets" int32
+        [B, K, Lt] (0-padded, EOS included). All-padding option rows
+        score 0.
+    """
+    inputs, options = batch["inputs"], batch["option_targets"]
+    b, k, length = options.shape
+    module = self.module
+    encoded = module.apply({"params": params}, inputs, method=module.encode)
+    encoder_segments = (inputs > 0).astype(jnp.int32)
+    encoded = jnp.repeat(encoded, k, axis=0)  # [B*K, Li, D], option-major
+    encoder_segments = jnp.repeat(encoder_segments, k, axis=0)
+    targets = options.reshape(b * k, length)
+    decoder_inputs = shift_right(targets)
+    logits = module.apply({"params": params}, encoded, encoder_segments,
+                          decoder_inputs, method=module.decode)
+    weights = (targets > 0).astype(jnp.float32)
+    return sequence_log_likelihood(logits, targets, weights).reshape(b, k)
 
   def decode_length(self, batch: Batch) -> int:
     """Tokens to generate: the batch's target width, else max_decode_length.
