@@ -149,3 +149,23 @@ def test_a_model_preferring_one_option_scores_its_share():
   assert metrics["accuracy_token_norm"] == pytest.approx(share_bad)
   # per character: good -2.1/4 = -0.525 beats bad -3.1/3 = -1.03.
   assert metrics["accuracy_char_norm"] == pytest.approx(100 - share_bad)
+
+
+def test_real_model_fast_path_equals_naive_scoring():
+  import toy_training  # pylint: disable=g-import-not-at-top
+  model = toy_training.tiny_model()
+  shapes = {"encoder_input_tokens": (1, 8), "decoder_input_tokens": (1, 8)}
+  params = jax.jit(lambda r: model.init_variables(r, shapes)["params"])(
+      jax.random.key(1))
+  import flax.linen as nn  # pylint: disable=g-import-not-at-top
+  params = nn.unbox(params)
+  partitioner = partitioning.Partitioner()
+  runner = scoring.ModelRunner(model, params, partitioner, 8)
+  assert runner.has_fast_scoring
+  task = seqio.get_mixture_or_task("toy:choice:t0:score")
+  examples = eval_data.group_options(
+      eval_data.load_examples(task, "test", max_examples=6))
+  fast = runner.option_scores(examples)
+  naive = runner.naive_option_scores(examples)
+  for a, b in zip(fast, naive):
+    np.testing.assert_allclose(a, b, atol=1e-4)
