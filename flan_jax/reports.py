@@ -185,8 +185,9 @@ def plot_template_spread(results: Results, path: str) -> str:
                 [k.split(":", 1)[-1] for k in datasets], rotation=45,
                 ha="right", fontsize=8)
   ax.set_ylabel("score")
-  ax.set_title("Spread over templates (dots); bar = mean; star = best dev "
-               "template; red = held out", fontsize=9)
+  ax.set_title("Score of each template (dots), their mean (bar) and the\n"
+               "best-dev template (star); red = held out, blue = seen",
+               fontsize=9)
   return _save(fig, path)
 
 
