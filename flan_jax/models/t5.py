@@ -323,3 +323,19 @@ class Transformer(nn.Module):
                        _segments(encoder_input_tokens, encoder_segment_ids),
                        decoder_input_tokens, decoder_segment_ids,
                        deterministic=deterministic)
+
+
+# Cache entries that are per-sequence bookkeeping, not per-row state.
+_SHARED_CACHE_ENTRIES = ("position", "key_positions", "cache_index")
+
+
+def reorder_cache(cache, rows: Array):
+  """Gathers the batch rows of a decoding cache (beam search reordering)."""
+
+  def gather(path, x):
+    name = getattr(path[-1], "key", None)
+    if name in _SHARED_CACHE_ENTRIES or x.ndim == 0:
+      return x
+    return jnp.take(x, rows, axis=0)
+
+  return jax.tree_util.tree_map_with_path(gather, cache)
