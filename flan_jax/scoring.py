@@ -30,8 +30,11 @@ import tensorflow as tf
 from flan_jax import partitioning
 from flan_jax.eval_data import Example, OptionExample
 
+# Features laid out along the decoder's (target, or inputs+targets) axis: a
+# generation batch keeps them at full width together.
 _DECODER_FEATURES = ("decoder_input_tokens", "decoder_target_tokens",
-                     "decoder_loss_weights")
+                     "decoder_loss_weights", "decoder_causal_attention",
+                     "decoder_segment_ids", "decoder_positions")
 
 
 def bucket(length: int, cap: int | None = None) -> int:

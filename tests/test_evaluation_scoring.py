@@ -169,3 +169,28 @@ def test_real_model_fast_path_equals_naive_scoring():
   naive = runner.naive_option_scores(examples)
   for a, b in zip(fast, naive):
     np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+@pytest.mark.parametrize("prefix_lm", [True, False])
+def test_decoder_only_fast_path_equals_naive_and_generates(prefix_lm):
+  from flan_jax import model as model_lib  # pylint: disable=g-import-not-at-top
+  from flan_jax.models import decoder  # pylint: disable=g-import-not-at-top
+  import flax.linen as nn  # pylint: disable=g-import-not-at-top
+  config = decoder.DecoderConfig(vocab_size=VOCAB, d_model=32, num_layers=2,
+                                 num_heads=4, num_kv_heads=2, head_dim=8,
+                                 d_ff=48)
+  model = model_lib.DecoderOnlyModel(config, prefix_lm=prefix_lm)
+  params = nn.unbox(jax.jit(lambda r: model.init_variables(
+      r, {"decoder_input_tokens": (1, 8)})["params"])(jax.random.key(2)))
+  runner = scoring.ModelRunner(model, params, partitioning.Partitioner(), 8)
+  task = seqio.get_mixture_or_task("toy:polarity:t1:score")
+  examples = eval_data.group_options(
+      eval_data.load_examples(task, "test", max_examples=5))
+  fast = runner.option_scores(examples)
+  naive = runner.naive_option_scores(examples)
+  for a, b in zip(fast, naive):
+    np.testing.assert_allclose(a, b, atol=1e-4)
+  gen = seqio.get_mixture_or_task("toy:echo:t0:gen")
+  metrics, outputs = evaluation.evaluate_rows(
+      gen, runner, eval_data.load_examples(gen, "test", max_examples=3))
+  assert set(metrics) == {"accuracy"} and len(outputs) == 3
