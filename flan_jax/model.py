@@ -265,7 +265,8 @@ class EncoderDecoderModel(ModelApi):
       return logits[:, -1, :], {**state, "cache": updated["cache"]}
 
     def reorder(state, rows):
-      return {"cache": t5.reorder_cache(state["cache"], rows),
+      return {"cache": t5.reorder_cache(state["cache"], rows,
+                                         self.config.scan_layers),
               "encoded": state["encoded"], "segments": state["segments"]}
 
     beams = self.num_beams if self.decode_method == "beam" else 1

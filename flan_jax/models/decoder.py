@@ -33,7 +33,7 @@ from flan_jax.models import layers
 Array = jax.Array
 
 ROPE_SCALINGS = ("default", "linear", "llama3")
-REMAT_POLICIES = ("none", "full", "dots", "dots_no_batch")
+REMAT_POLICIES = layers.REMAT_POLICIES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,32 +200,6 @@ class DecoderLayer(nn.Module):
     return layers.constrain(x, ("batch", "length", "embed")), None
 
 
-def remat_policy(name: str):
-  return {
-      "full": None,
-      "dots": jax.checkpoint_policies.checkpoint_dots,
-      "dots_no_batch": jax.checkpoint_policies.dots_with_no_batch_dims_saveable,
-  }[name]
-
-
-def layer_stack(layer_cls, *, num_layers: int, scan: bool, remat: str,
-                broadcast_args: int):
-  """Wraps a layer class for remat and/or scan (shared with the T5 stacks).
-
-  Scanned parameters and caches gain a leading "layers" axis.
-  """
-  if remat != "none":
-    layer_cls = nn.remat(layer_cls, policy=remat_policy(remat),
-                         prevent_cse=not scan)
-  if scan:
-    layer_cls = nn.scan(
-        layer_cls, variable_axes={"params": 0, "cache": 0},
-        split_rngs={"params": True, "dropout": True},
-        in_axes=(nn.broadcast,) * broadcast_args, length=num_layers,
-        metadata_params={nn.PARTITION_NAME: "layers"})
-  return layer_cls
-
-
 class Decoder(nn.Module):
   """Token ids -> float32 logits [batch, length, vocab]."""
   config: DecoderConfig
@@ -246,7 +220,7 @@ class Decoder(nn.Module):
     x = embedder(tokens)
     x = nn.Dropout(cfg.dropout_rate)(x, deterministic=deterministic)
     x = layers.constrain(x, ("batch", "length", "embed"))
-    stack = layer_stack(DecoderLayer, num_layers=cfg.num_layers,
+    stack = layers.layer_stack(DecoderLayer, num_layers=cfg.num_layers,
                         scan=cfg.scan_layers, remat=cfg.remat_policy,
                         broadcast_args=2)
     if cfg.scan_layers:

@@ -145,3 +145,37 @@ def attention_mask(query_segments: Array, key_segments: Array,
     q_len, k_len = query_segments.shape[1], key_segments.shape[1]
     mask &= jnp.tril(jnp.ones((q_len, k_len), bool), k=k_len - q_len)
   return mask[:, None, :, :]
+
+
+REMAT_POLICIES = ("none", "full", "dots", "dots_no_batch")
+
+
+def remat_policy(name: str):
+  """jax.checkpoint policy: what the backward pass keeps instead of recomputing."""
+  return {
+      "full": None,  # keep nothing
+      "dots": jax.checkpoint_policies.checkpoint_dots,
+      "dots_no_batch": jax.checkpoint_policies.dots_with_no_batch_dims_saveable,
+  }[name]
+
+
+def layer_stack(layer_cls, *, num_layers: int, scan: bool, remat: str,
+                broadcast_args: int):
+  """Wraps a layer class for rematerialisation and/or scan over layers.
+
+  The layer returns (x, None) and takes `broadcast_args` arguments after x
+  that are the same for every layer. Scanned parameters and caches gain a
+  leading "layers" axis; the numbers do not change.
+  """
+  if remat not in REMAT_POLICIES:
+    raise ValueError(f"remat_policy {remat!r}: use one of {REMAT_POLICIES}")
+  if remat != "none":
+    layer_cls = nn.remat(layer_cls, policy=remat_policy(remat),
+                         prevent_cse=not scan)
+  if scan:
+    layer_cls = nn.scan(
+        layer_cls, variable_axes={"params": 0, "cache": 0},
+        split_rngs={"params": True, "dropout": True},
+        in_axes=(nn.broadcast,) * broadcast_args, length=num_layers,
+        metadata_params={nn.PARTITION_NAME: "layers"})
+  return layer_cls
