@@ -193,7 +193,10 @@ def _evaluate_options(task, runner, rows):
 
 def _evaluate_generation(task, runner, rows, feature_lengths):
   lengths = feature_lengths or {}
-  decode_length = lengths.get("targets") or max(len(r["targets"]) for r in rows)
+  # Rounded up to a power of two so that tasks share compiled programs;
+  # decoding still stops once every row has produced EOS.
+  decode_length = lengths.get("targets") or scoring.bucket(
+      max(len(r["targets"]) for r in rows))
   vocabulary = task.output_features["targets"].vocabulary
   tokens = runner.predict(rows, decode_length)
   decoded = [vocabulary.decode(t.tolist()) for t in tokens]

@@ -101,6 +101,21 @@ def model_features(model, rows: Sequence[Mapping[str, np.ndarray]],
   return {k: np.stack([e[k] for e in examples]) for k in examples[0]}
 
 
+_JITTED: dict[tuple[Any, str], Any] = {}
+
+
+def _jitted(model, method: str):
+  """One jitted function per (model, method), so that runners of the same
+  model (e.g. one per checkpoint) share compiled programs."""
+  fn = getattr(model, method, None)
+  if fn is None:
+    return None
+  try:
+    return _JITTED.setdefault((model, method), jax.jit(fn))
+  except TypeError:  # an unhashable model: no sharing
+    return jax.jit(fn)
+
+
 class ModelRunner:
   """A model with restored parameters, ready to score and generate."""
 
@@ -113,10 +128,9 @@ class ModelRunner:
     self.params = params
     self.partitioner = partitioner
     self.batch_size = batch_size
-    self._score_batch = jax.jit(model.score_batch)
-    self._predict_batch = jax.jit(model.predict_batch)
-    fast = getattr(model, "score_options", None)
-    self._score_options = jax.jit(fast) if fast is not None else None
+    self._score_batch = _jitted(model, "score_batch")
+    self._predict_batch = _jitted(model, "predict_batch")
+    self._score_options = _jitted(model, "score_options")
 
   @property
   def has_fast_scoring(self) -> bool:
