@@ -4,7 +4,11 @@ At evaluation a classification example becomes one row per option. Every row
 has the same rendered input and, as target, the template's target pattern with
 the answer replaced by that option. The model scores each row by the summed
 log-likelihood of its target tokens; rows are grouped back per example and the
-option with the highest score is the prediction. Accuracy is per example.
+option with the highest score is the prediction. Accuracy is per example, and
+is reported under three conventions (see `NORMALISATIONS`): the summed
+log-likelihood (FLAN, T0), divided by the option's characters
+(lm-evaluation-harness's acc_norm) and divided by its tokens. The eval job
+scores all options of an example in one pass (`flan_jax.scoring`).
 
 Worked example, two options::
 
