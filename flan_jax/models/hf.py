@@ -409,6 +409,21 @@ def save_hf(config: ModelConfig, params: Params, output_dir: str, *,
   return os.path.abspath(output_dir)
 
 
+def _save_params_checkpoint(directory: str, params: Params,
+                            meta: dict[str, Any]) -> None:
+  """Step 0 in `flan_jax.checkpoints` layout, with no optimizer state (a
+  fresh run builds its own); the trainer and eval jobs read params + meta."""
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+  manager = ocp.CheckpointManager(
+      directory, options=ocp.CheckpointManagerOptions(create=True),
+      item_names=("params", "opt_state", "meta"))
+  manager.save(0, args=ocp.args.Composite(
+      params=ocp.args.StandardSave(params), meta=ocp.args.JsonSave(meta)),
+               force=True)
+  manager.wait_until_finished()
+  manager.close()
+
+
 def convert_to_checkpoint(hf_dir: str, output_dir: str, *,
                           overwrite: bool = False, **overrides) -> str:
   """Hugging Face directory -> `<output_dir>/checkpoints/0` + `model.gin`.
@@ -418,20 +433,19 @@ def convert_to_checkpoint(hf_dir: str, output_dir: str, *,
   set DecoderConfig/T5Config fields such as dtype or scan_layers.
   Returns the checkpoint step directory.
   """
-  from flan_jax import checkpoints  # pylint: disable=g-import-not-at-top
   from flan_jax.models import hf_config  # pylint: disable=g-import-not-at-top
   config, params = load_hf(hf_dir, **overrides)
   with atomic_directory(output_dir, overwrite=overwrite) as tmp:
-    checkpointer = checkpoints.Checkpointer(os.path.join(tmp, "checkpoints"))
-    checkpointer.save(0, params, {}, meta={"converted_from": os.path.abspath(
-        hf_dir)}, force=True)
-    checkpointer.wait()
-    checkpointer.close()
+    _save_params_checkpoint(os.path.join(tmp, "checkpoints"), params,
+                            {"step": 0, "converted_from":
+                             os.path.abspath(hf_dir)})
     comment = (f"Converted from {os.path.abspath(hf_dir)} by "
                f"scripts/convert_hf.py.\nInitial checkpoint: "
                f"{os.path.abspath(output_dir)}/checkpoints/0")
     with open(os.path.join(tmp, "model.gin"), "w") as f:
-      f.write(hf_config.gin_model_file(config, comment=comment))
+      f.write(hf_config.gin_model_file(
+          config, comment=comment,
+          model_fields=hf_config.model_bindings(read_config(hf_dir))))
     tokenizer = os.path.join(tmp, "tokenizer")
     os.makedirs(tokenizer)
     _copy_tokenizer(hf_dir, tokenizer)

@@ -212,7 +212,22 @@ def to_hf_config(config: ModelConfig) -> dict[str, Any]:
   return out
 
 
-def gin_model_file(config: ModelConfig, *, comment: str = "") -> str:
+def model_bindings(hf: dict[str, Any]) -> dict[str, Any]:
+  """Model API fields implied by a HF config: the EOS id generation stops at
+  and, for decoders, the causal mask they were pretrained with."""
+  bindings = {}
+  eos = hf.get("eos_token_id")
+  if isinstance(eos, list):
+    eos = eos[0] if eos else None
+  if isinstance(eos, int):
+    bindings["eos_id"] = eos
+  if hf.get("model_type") in DECODER_TYPES:
+    bindings["prefix_lm"] = False
+  return bindings
+
+
+def gin_model_file(config: ModelConfig, *, comment: str = "",
+                   model_fields: dict[str, Any] | None = None) -> str:
   """Gin text that rebuilds `config` as MODEL (for --gin_file)."""
   if isinstance(config, t5.T5Config):
     model, cfg = "EncoderDecoderModel", "T5Config"
@@ -220,6 +235,8 @@ def gin_model_file(config: ModelConfig, *, comment: str = "") -> str:
     model, cfg = "DecoderOnlyModel", "DecoderConfig"
   lines = [f"# {line}" for line in comment.splitlines()]
   lines += [f"MODEL = @{model}()", f"{model}.config = @{cfg}()"]
+  for field, value in (model_fields or {}).items():
+    lines.append(f"{model}.{field} = {value!r}")
   for field in config.__dataclass_fields__:
     lines.append(f"{cfg}.{field} = {getattr(config, field)!r}")
   return "\n".join(lines) + "\n"

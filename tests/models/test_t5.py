@@ -123,3 +123,31 @@ def test_score_batch_is_the_summed_target_log_likelihood(model_and_params):
   ]
   np.testing.assert_allclose(jax.jit(model.score_batch)(params, batch),
                              expected, rtol=1e-5)
+
+
+def test_beam_search_with_one_beam_is_greedy_and_more_beams_score_higher(
+    model_and_params):
+  model, variables = model_and_params
+  params = nn.unbox(variables["params"])
+  batch = {"encoder_input_tokens": _tokens((2, 12), pad_from=7)}
+  greedy = jax.jit(model.predict_batch)(params, batch)
+  beam1 = model_lib.EncoderDecoderModel(CONFIG, max_decode_length=10,
+                                        decode_method="beam", num_beams=1,
+                                        length_penalty_alpha=0.0)
+  np.testing.assert_array_equal(jax.jit(beam1.predict_batch)(params, batch),
+                                greedy)
+  beam4 = model_lib.EncoderDecoderModel(CONFIG, max_decode_length=10,
+                                        decode_method="beam", num_beams=4,
+                                        length_penalty_alpha=0.0)
+  wide = jax.jit(beam4.predict_batch)(params, batch)
+
+  def log_likelihood(tokens):
+    targets = jnp.asarray(tokens)
+    return model.score_batch(params, {
+        **batch, "decoder_target_tokens": targets,
+        "decoder_input_tokens": model_lib.shift_right(targets),
+        "decoder_loss_weights": (targets > 0).astype(jnp.float32)})
+
+  # Wider beams find sequences at least as likely (alpha 0: plain log P).
+  assert np.all(np.asarray(log_likelihood(wide)) >=
+                np.asarray(log_likelihood(greedy)) - 1e-4)
