@@ -12,8 +12,9 @@ continuation " <option>" of the prompt). Then, on the same examples:
 
 * lm-evaluation-harness (`lm_eval.models.huggingface.HFLM`, float32 on CPU)
   answers one `loglikelihood` request per (prompt, option);
-* flan_jax imports the same directory (`flan_jax.models.hf`, the importer
-  behind scripts/convert_hf.py), and scores every example's options in one
+* flan_jax converts the same directory to a checkpoint
+  (`flan_jax.models.hf.convert_to_checkpoint`, as scripts/convert_hf.py does),
+  restores it as the eval job does, and scores every example's options in one
   `score_options` call per batch, the prompt computed once per example.
 
 Both see the very same token ids: the harness's own context/continuation
@@ -151,14 +152,19 @@ def flan_jax_examples(lm, examples):
   return out
 
 
-def import_model(hf_dir: str):
-  """Our model and float32 parameters through flan_jax's Hugging Face importer
-  (`flan_jax.models.hf.load_hf`: config.json + safetensors, checked tensor
-  by tensor; scripts/convert_hf.py writes the same parameters to orbax)."""
+def import_model(hf_dir: str, partitioner):
+  """Our model and parameters, the way a user gets them: the converter behind
+  scripts/convert_hf.py writes an orbax checkpoint, which the eval job's
+  loader restores."""
+  from flan_jax import evaluation  # pylint: disable=g-import-not-at-top
   from flan_jax import model as model_lib  # pylint: disable=g-import-not-at-top
   from flan_jax.models import hf  # pylint: disable=g-import-not-at-top
-  config, params = hf.load_hf(hf_dir)
-  return model_lib.DecoderOnlyModel(config, prefix_lm=False), params
+  step_dir = hf.convert_to_checkpoint(
+      hf_dir, os.path.join(tempfile.mkdtemp(prefix="converted_"), "run"))
+  config, _ = hf.load_hf(hf_dir)
+  model = model_lib.DecoderOnlyModel(config, prefix_lm=False)
+  directory, step = evaluation.resolve_checkpoint(step_dir)
+  return model, evaluation.load_params(model, directory, step, partitioner)
 
 
 def timed(fn, repeats: int = 1):
@@ -184,7 +190,7 @@ def main(argv=None):
     hf_dir = build_tiny_llama(tempfile.mkdtemp(prefix="tiny_llama_"), texts,
                               args.hidden, args.layers)
   partitioner = partitioning.Partitioner()
-  model, params = import_model(hf_dir)
+  model, params = import_model(hf_dir, partitioner)
   runner = scoring.ModelRunner(model, params, partitioner, args.batch_size)
 
   lm = HFLM(pretrained=hf_dir, backend="causal", device="cpu",
