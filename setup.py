@@ -36,6 +36,10 @@ EXTRAS = {
            "torch==2.13.0"],
     # NVIDIA GPUs: JAX's CUDA 12 wheels (replace the CPU jaxlib).
     "gpu": ["jax[cuda12]>=0.10,<0.11"],
+    # benchmarks/score_vs_lm_eval.py: agreement and speed against
+    # lm-evaluation-harness's Hugging Face backend.
+    # (lm-eval pulls in torch: install the CPU wheel first on a CPU machine.)
+    "benchmark": ["lm-eval>=0.4.13,<0.5", "transformers>=4.40"],
     # Cloud TPU VMs.
     "tpu": ["jax[tpu]>=0.10,<0.11"],
 }

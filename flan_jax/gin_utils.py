@@ -9,7 +9,7 @@ Flags every script accepts::
 
 Names available in gin files (library code itself never imports gin)::
 
-    train, evaluate, EncoderDecoderModel, T5Config, DecoderOnlyModel,
+    train, evaluate, infer, EncoderDecoderModel, T5Config, DecoderOnlyModel,
     DecoderConfig, Partitioner, make_optimizer, learning_rate_schedule
 """
 
@@ -25,6 +25,7 @@ import gin
 from absl import flags
 
 from flan_jax import evaluation
+from flan_jax import inference
 from flan_jax import model as model_lib
 from flan_jax import optimizers
 from flan_jax import partitioning
@@ -36,6 +37,7 @@ REPO_GIN_DIR = str(pathlib.Path(__file__).resolve().parent.parent / "gin")
 
 train = gin.external_configurable(trainer.train, name="train")
 evaluate = gin.external_configurable(evaluation.evaluate, name="evaluate")
+infer = gin.external_configurable(inference.infer, name="infer")
 gin.external_configurable(model_lib.EncoderDecoderModel,
                           name="EncoderDecoderModel")
 gin.external_configurable(t5.T5Config, name="T5Config")

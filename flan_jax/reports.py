@@ -1,8 +1,34 @@
-"""Readable tables from results.json files."""
+"""Readable tables and figures from results.json files.
+
+Tables (markdown):
+  `results_markdown(results)`        one run: per dataset and per cluster
+  `comparison_markdown(runs, labels)` several runs side by side
+
+Figures (matplotlib PNG):
+  `plot_cluster_bars`       per-cluster score of each run (base vs tuned ...),
+                            held-out clusters marked
+  `plot_template_spread`    per dataset: each template's score, their mean and
+                            the best-dev template
+  `plot_held_out_vs_clusters`  held-out score against the number of training
+                            clusters, for a series of runs (FLAN's Fig. 6)
+
+`write_report(...)` writes all of them into one directory with a README-ready
+`report.md` that embeds the figures.
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Any, Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display needed
+
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+import numpy as np  # pylint: disable=g-import-not-at-top
+
+Results = Mapping[str, Any]
 
 STATUS_LABEL = {"seen": "seen", "held_out": "HELD OUT", "mixed": "mixed",
                 None: "-"}
@@ -12,33 +38,66 @@ def _fmt(value: float | None) -> str:
   return "-" if value is None else f"{value:.1f}"
 
 
-def results_markdown(results: Mapping[str, Any]) -> str:
-  """One run: a row per dataset (mean over templates) and per cluster."""
+def _title(results: Results) -> str:
+  shots = results.get("few_shot") or 0
+  mode = f"{shots}-shot" if shots else "Zero-shot"
+  return (f"{mode} results: step {results['step']}, "
+          f"{results['eval_mixture']} ({results['split']} split)")
+
+
+def results_markdown(results: Results) -> str:
+  """One run: a row per dataset and per cluster."""
   lines = [
-      f"# Zero-shot results: step {results['step']}, "
-      f"{results['eval_mixture']} ({results['split']} split)", "",
+      f"# {_title(results)}", "",
       f"Checkpoint: `{results['checkpoint']}`  ",
       f"Training mixture: `{results.get('training_mixture') or 'unknown'}`",
-      "", "| cluster | dataset | status | metric | mean over templates | "
-      "templates (min-max) |", "|---|---|---|---|---:|---|"
+      "",
+      "| cluster | dataset | status | metric | mean over templates | "
+      "best dev template | templates (min-max) |",
+      "|---|---|---|---|---:|---:|---|"
   ]
   datasets = results["datasets"]
   for cluster, c_entry in sorted(results["clusters"].items()):
     for key in sorted(c_entry["datasets"]):
       d = datasets[key]
       per = [t[d["metric"]] for t in d["per_template"].values()]
+      best = d.get("best_dev_template")
+      best_text = ("-" if best is None else
+                   f"{_fmt(d['best_dev_score'])} (t{best})")
       lines.append(
           f"| {cluster} | {key} | {STATUS_LABEL[d['status']]} | {d['metric']} "
-          f"| {_fmt(d['score'])} | {len(per)} ({_fmt(min(per))}-"
+          f"| {_fmt(d['score'])} | {best_text} | {len(per)} ({_fmt(min(per))}-"
           f"{_fmt(max(per))}) |")
-  lines += ["", "| cluster | status | mean over datasets |", "|---|---|---:|"]
+  lines += ["", "| cluster | status | mean over templates | best dev template |",
+            "|---|---|---:|---:|"]
   for cluster, c_entry in sorted(results["clusters"].items()):
     lines.append(f"| {cluster} | {STATUS_LABEL[c_entry['status']]} | "
-                 f"{_fmt(c_entry['score'])} |")
+                 f"{_fmt(c_entry['score'])} | "
+                 f"{_fmt(c_entry.get('best_dev_score'))} |")
+  normalised = _normalised_rows(results)
+  if normalised:
+    lines += ["", "Rank classification under each scoring convention "
+              "(mean over templates): `accuracy` sums the option's "
+              "log-likelihood (FLAN, T0), `accuracy_char_norm` divides it by "
+              "the option's characters (lm-evaluation-harness acc_norm), "
+              "`accuracy_token_norm` by its tokens.", "",
+              "| dataset | accuracy | accuracy_char_norm | accuracy_token_norm |",
+              "|---|---:|---:|---:|", *normalised]
   return "\n".join(lines) + "\n"
 
 
-def comparison_markdown(runs: Sequence[Mapping[str, Any]],
+def _normalised_rows(results: Results) -> list[str]:
+  rows = []
+  for key, d in sorted(results["datasets"].items()):
+    mean = d.get("mean_over_templates", {})
+    if "accuracy_char_norm" in mean:
+      rows.append(f"| {key} | {_fmt(mean.get('accuracy'))} | "
+                  f"{_fmt(mean['accuracy_char_norm'])} | "
+                  f"{_fmt(mean.get('accuracy_token_norm'))} |")
+  return rows
+
+
+def comparison_markdown(runs: Sequence[Results],
                         labels: Sequence[str]) -> str:
   """Several runs side by side: per dataset, then per cluster.
 
@@ -61,3 +120,155 @@ def comparison_markdown(runs: Sequence[Mapping[str, Any]],
     lines.append(f"| {cluster} | {STATUS_LABEL[c_entry['status']]} | " +
                  " | ".join(scores) + " |")
   return "\n".join(lines) + "\n"
+
+
+# --- figures --------------------------------------------------------------------
+
+
+def _save(fig, path: str) -> str:
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return path
+
+
+def plot_cluster_bars(runs: Sequence[Results], labels: Sequence[str],
+                      path: str, *, use_best_dev: bool = False) -> str:
+  """Grouped bars: one group per cluster, one bar per run.
+
+  Held-out clusters (by the last run's labels) are named in upper case with
+  "(held out)", so the zero-shot numbers stand out from the seen ones.
+  """
+  key = "best_dev_score" if use_best_dev else "score"
+  last = runs[-1]
+  clusters = sorted(last["clusters"],
+                    key=lambda c: (last["clusters"][c]["status"] != "held_out",
+                                   c))
+  names = [f"{c.upper()}\n(held out)" if last["clusters"][c]["status"] ==
+           "held_out" else c for c in clusters]
+  width = 0.8 / len(runs)
+  x = np.arange(len(clusters))
+  fig, ax = plt.subplots(figsize=(max(5.0, 1.3 * len(clusters) + 2), 4))
+  for i, (run, label) in enumerate(zip(runs, labels)):
+    values = [run["clusters"].get(c, {}).get(key) for c in clusters]
+    heights = [np.nan if v is None else v for v in values]
+    bars = ax.bar(x + (i - (len(runs) - 1) / 2) * width, heights, width,
+                  label=label)
+    ax.bar_label(bars, labels=[_fmt(v) for v in values], fontsize=7,
+                 padding=1)
+  ax.set_xticks(x, names, fontsize=8)
+  ax.set_ylabel("best-dev-template score" if use_best_dev else
+                "score (mean over templates)")
+  ax.set_title("Zero-shot score per task cluster")
+  ax.legend(fontsize=8)
+  ax.margins(y=0.15)
+  return _save(fig, path)
+
+
+def plot_template_spread(results: Results, path: str) -> str:
+  """Per dataset: a dot per template, the mean (bar) and best dev (star)."""
+  datasets = sorted(results["datasets"],
+                    key=lambda k: (results["datasets"][k]["status"] != "held_out",
+                                   k))
+  fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(datasets) + 2), 4))
+  for i, key in enumerate(datasets):
+    d = results["datasets"][key]
+    scores = [t[d["metric"]] for t in d["per_template"].values()]
+    colour = "tab:red" if d["status"] == "held_out" else "tab:blue"
+    ax.bar(i, d["score"], 0.6, color=colour, alpha=0.25)
+    ax.scatter([i] * len(scores), scores, color=colour, s=18, zorder=3)
+    if d.get("best_dev_score") is not None:
+      ax.scatter([i], [d["best_dev_score"]], marker="*", s=120, color="black",
+                 zorder=4)
+  ax.set_xticks(range(len(datasets)),
+                [k.split(":", 1)[-1] for k in datasets], rotation=45,
+                ha="right", fontsize=8)
+  ax.set_ylabel("score")
+  ax.set_title("Score of each template (dots), their mean (bar) and the\n"
+               "best-dev template (star); red = held out, blue = seen",
+               fontsize=9)
+  return _save(fig, path)
+
+
+def plot_held_out_vs_clusters(runs: Sequence[Results],
+                              num_clusters: Sequence[int], path: str, *,
+                              labels: Sequence[str] | None = None) -> str:
+  """Held-out score against the number of clusters seen in training."""
+  order = np.argsort(num_clusters)
+  xs = [num_clusters[i] for i in order]
+  overall = [runs[i]["summary"]["held_out"]["score"] for i in order]
+  fig, ax = plt.subplots(figsize=(5.5, 4))
+  held_out = sorted({c for r in runs for c, e in r["clusters"].items()
+                     if e["status"] == "held_out"})
+  for cluster in held_out:
+    ys = [runs[i]["clusters"].get(cluster, {}).get("score") for i in order]
+    ax.plot(xs, [np.nan if y is None else y for y in ys], "--", marker="o",
+            alpha=0.6, label=cluster)
+  ax.plot(xs, [np.nan if y is None else y for y in overall], "-", marker="s",
+          color="black", linewidth=2, label="held-out average")
+  if labels:
+    for x, y, i in zip(xs, overall, order):
+      if y is not None:
+        ax.annotate(labels[i], (x, y), textcoords="offset points",
+                    xytext=(0, 6), ha="center", fontsize=7)
+  ax.set_xlabel("number of task clusters used for instruction tuning")
+  ax.set_ylabel("held-out score (mean over templates)")
+  ax.set_title("Zero-shot performance vs. clusters seen in training",
+               fontsize=10)
+  ax.set_xticks(sorted(set(xs)))
+  ax.legend(fontsize=8)
+  return _save(fig, path)
+
+
+def write_report(runs: Sequence[Results], labels: Sequence[str],
+                 output_dir: str, *,
+                 num_clusters: Sequence[int] | None = None) -> dict[str, str]:
+  """Writes report.md and the PNG figures for one or more runs.
+
+  Args:
+    runs: results.json contents (e.g. base first, tuned last).
+    labels: one short name per run.
+    output_dir: where report.md and the figures go.
+    num_clusters: for a series of runs, the number of training clusters of
+      each; adds the held-out-vs-clusters curve.
+
+  Returns:
+    name -> path of every file written.
+  """
+  if len(runs) != len(labels):
+    raise ValueError(f"got {len(runs)} results but {len(labels)} labels")
+  os.makedirs(output_dir, exist_ok=True)
+  files = {
+      "cluster_bars": plot_cluster_bars(
+          runs, labels, os.path.join(output_dir, "clusters.png")),
+      "template_spread": plot_template_spread(
+          runs[-1], os.path.join(output_dir, "templates.png")),
+  }
+  parts = [f"# Report: {', '.join(labels)}", ""]
+  if num_clusters is not None:
+    if len(num_clusters) != len(runs):
+      raise ValueError(f"got {len(num_clusters)} cluster counts for "
+                       f"{len(runs)} runs")
+    files["held_out_curve"] = plot_held_out_vs_clusters(
+        runs, num_clusters, os.path.join(output_dir, "held_out_vs_clusters.png"),
+        labels=labels)
+    parts += ["## Held-out score vs. number of training clusters", "",
+              "![held-out vs clusters](held_out_vs_clusters.png)", ""]
+  parts += [
+      "## Per cluster", "",
+      "Bars give each run's mean score per cluster; HELD OUT clusters were "
+      "not in that run's training mixture (zero-shot).", "",
+      "![clusters](clusters.png)", "",
+      comparison_markdown(runs, labels), "",
+      f"## Templates of the last run ({labels[-1]})", "",
+      "Each dot is one template; the bar is their mean; the star is the test "
+      "score of the template that scored best on validation.", "",
+      "![templates](templates.png)", "",
+      results_markdown(runs[-1]).replace("# ", "### ", 1),
+  ]
+  path = os.path.join(output_dir, "report.md")
+  with open(path, "w") as f:
+    f.write("\n".join(parts))
+  files["markdown"] = path
+  return files

@@ -7,7 +7,9 @@ r"""The whole FLAN protocol on the built-in demo suite, end to end.
 2. Evaluates zero-shot, on the test split of every demo dataset, the
    untrained model (step 0) and the tuned one.
 3. Prints base versus tuned per dataset and per cluster, marking the
-   held-out cluster, and writes the table to MODEL_DIR/demo_results.md.
+   held-out cluster, and writes the table to MODEL_DIR/demo_results.md and
+   a report with figures to MODEL_DIR/report/ (report.md, clusters.png:
+   base vs tuned per cluster, templates.png: spread over templates).
 
 Re-running with the same --model_dir resumes or reuses the finished run.
 """
@@ -55,14 +57,16 @@ def main(argv):
         step=step, output_dir=os.path.join(model_dir, "eval", f"step_{step}")))
   finished = time.perf_counter()
 
-  table = reports.comparison_markdown(runs, ["base (step 0)",
-                                             f"tuned (step {result.final_step})"])
+  labels = ["base (step 0)", f"tuned (step {result.final_step})"]
+  table = reports.comparison_markdown(runs, labels)
+  files = reports.write_report(runs, labels, os.path.join(model_dir, "report"))
   summary = (f"Training: {trained_at - started:.0f} s (including set-up); "
              f"evaluation: {finished - trained_at:.0f} s; "
              f"total: {finished - started:.0f} s\n")
   with open(os.path.join(model_dir, "demo_results.md"), "w") as f:
     f.write(table + "\n" + summary)
   sys.stdout.write("\n" + table + "\n" + summary)
+  sys.stdout.write(f"Report with figures: {files['markdown']}\n")
 
 
 if __name__ == "__main__":

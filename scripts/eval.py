@@ -1,10 +1,20 @@
-r"""Zero-shot evaluation of a checkpoint, configured with gin.
+r"""Zero-shot evaluation of one checkpoint, a list, or every checkpoint of a run.
 
-    python scripts/eval.py --gin_file=runs/demo_eval.gin \
-        --gin.CHECKPOINT="'/tmp/flan_demo'" --gin.EVAL_OUTPUT_DIR="'/tmp/flan_demo/eval'"
+    # the newest checkpoint of a run, on the held-out NLI cluster:
+    python scripts/eval.py --gin_file=runs/demo.gin \
+        --gin.CHECKPOINT="'/tmp/flan_jax_demo'" \
+        --gin.EVAL_MIXTURE="'demo:eval:nli'" \
+        --gin.EVAL_OUTPUT_DIR="'/tmp/flan_jax_demo/eval_nli'"
 
-Writes results.json and results.md to the output directory and prints the
-markdown table.
+    # every checkpoint of the run (finished ones are skipped), or a list:
+    python scripts/eval.py ... --all_steps
+    python scripts/eval.py ... --gin.CHECKPOINT="['/tmp/run_a', '/tmp/run_b']"
+
+One checkpoint writes into EVAL_OUTPUT_DIR; several write into
+EVAL_OUTPUT_DIR/step_<N> (under a folder per run when several runs are
+given). A killed job re-run with the same flags resumes where it stopped.
+On a multi-host slice pass --multihost: each host evaluates its share of the
+tasks and the last to finish writes results.json.
 """
 
 from flan_jax import cli  # sets up TF logging before TensorFlow loads
@@ -12,21 +22,43 @@ from flan_jax import cli  # sets up TF logging before TensorFlow loads
 import sys
 
 from absl import app
+from absl import flags
 
+from flan_jax import evaluation
 from flan_jax import gin_utils
 from flan_jax import reports
+
+_ALL_STEPS = flags.DEFINE_bool(
+    "all_steps", False, "Evaluate every checkpoint step of the model dir(s), "
+    "not only the newest.")
+_MULTIHOST = flags.DEFINE_bool(
+    "multihost", False, "Call jax.distributed.initialize() first (multi-host "
+    "TPU/GPU slices); tasks are then shared out across hosts.")
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   cli.setup_logging()
+  if _MULTIHOST.value:
+    import jax  # pylint: disable=g-import-not-at-top
+    jax.distributed.initialize()
   cli.import_modules()
   gin_utils.parse_gin_flags()
   output_dir = gin_utils.query("evaluate.output_dir")
+  checkpoint = gin_utils.query("evaluate.checkpoint")
   gin_utils.write_config(output_dir, "eval_config.gin")
-  results = gin_utils.evaluate()
-  sys.stdout.write(reports.results_markdown(results))
+  if isinstance(checkpoint, str) and not _ALL_STEPS.value:
+    runs = [gin_utils.evaluate()]
+  else:
+    runs = []
+    for directory, step, out in evaluation.checkpoints_to_evaluate(
+        checkpoint, output_dir, all_steps=_ALL_STEPS.value):
+      runs.append(gin_utils.evaluate(checkpoint=directory, step=step,
+                                     output_dir=out))
+  for results in runs:
+    if results is not None:  # None: other hosts still finishing
+      sys.stdout.write(reports.results_markdown(results))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ def results(tuned_run):
       model=toy_training.tiny_model(), checkpoint=model_dir,
       mixture_or_task_name="toy:eval:all",
       output_dir=os.path.join(model_dir, "eval"),
-      training_mixture="toy:train:no_copy", batch_size=32)
+      training_mixture="toy:train:no_copy", batch_size=32,
+      selection_split=None)
 
 
 def test_results_cover_every_task_template_dataset_and_cluster(results,
@@ -63,7 +64,8 @@ def test_base_versus_tuned_comparison_table(results, tuned_run, tmp_path):
   base = evaluation.evaluate(
       model=toy_training.tiny_model(), checkpoint=model_dir, step=0,
       mixture_or_task_name="toy:eval:mood", output_dir=str(tmp_path),
-      training_mixture="toy:train:no_copy", batch_size=32)
+      training_mixture="toy:train:no_copy", batch_size=32,
+      selection_split=None)
   table = reports.comparison_markdown([base, results], ["base", "tuned"])
   assert "| mood | toy:polarity | seen | accuracy |" in table
   assert base["datasets"]["toy:polarity"]["score"] < results["datasets"][
@@ -77,7 +79,7 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path):
 
 def test_length_sorted_batches_trim_padding_and_keep_indices():
   import numpy as np  # pylint: disable=g-import-not-at-top
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from flan_jax import scoring  # pylint: disable=g-import-not-at-top
 
   lengths = [3, 20, 5, 17, 1]
   encoder = np.zeros((5, 32), np.int32)
@@ -85,11 +87,11 @@ def test_length_sorted_batches_trim_padding_and_keep_indices():
   for row, n in enumerate(lengths):
     encoder[row, :n] = row + 2
     targets[row, :2] = 7
-  ds = tf.data.Dataset.from_tensor_slices({
+  features = {
       "encoder_input_tokens": encoder, "decoder_target_tokens": targets,
       "decoder_input_tokens": targets, "decoder_loss_weights": targets > 0,
-  }).enumerate()
-  scored = list(evaluation.length_sorted_batches(ds, 2, trim_targets=True))
+  }
+  scored = list(scoring.length_sorted_batches(features, 2, trim_targets=True))
   assert [b[0].tolist() for b in scored] == [[4, 0], [2, 3], [1]]
   assert [b[1]["encoder_input_tokens"].shape for b in scored] == [
       (2, 8), (2, 32), (2, 32)]
@@ -97,5 +99,6 @@ def test_length_sorted_batches_trim_padding_and_keep_indices():
   assert scored[2][2] == 1 and not scored[2][1]["encoder_input_tokens"][1].any()
   np.testing.assert_array_equal(scored[1][1]["encoder_input_tokens"][1, :17],
                                 encoder[3, :17])
-  generated = list(evaluation.length_sorted_batches(ds, 2, trim_targets=False))
+  generated = list(scoring.length_sorted_batches(features, 2,
+                                                 trim_targets=False))
   assert generated[0][1]["decoder_target_tokens"].shape == (2, 16)

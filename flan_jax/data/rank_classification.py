@@ -4,7 +4,11 @@ At evaluation a classification example becomes one row per option. Every row
 has the same rendered input and, as target, the template's target pattern with
 the answer replaced by that option. The model scores each row by the summed
 log-likelihood of its target tokens; rows are grouped back per example and the
-option with the highest score is the prediction. Accuracy is per example.
+option with the highest score is the prediction. Accuracy is per example, and
+is reported under three conventions (see `NORMALISATIONS`): the summed
+log-likelihood (FLAN, T0), divided by the option's characters
+(lm-evaluation-harness's acc_norm) and divided by its tokens. The eval job
+scores all options of an example in one pass (`flan_jax.scoring`).
 
 Worked example, two options::
 
@@ -96,8 +100,31 @@ def group_scores(rows: Sequence[OptionRow],
   return dict(groups)
 
 
+# Conventions for turning an option's summed log-likelihood into its rank
+# score. Each has its own metric name in the results:
+#   "sum"   FLAN and T0: the summed log-likelihood, no normalisation.
+#   "char"  lm-evaluation-harness's acc_norm: divided by the option's length
+#           in characters.
+#   "token" divided by the option's number of target tokens (EOS included).
+NORMALISATIONS = {"sum": "accuracy", "char": "accuracy_char_norm",
+                  "token": "accuracy_token_norm"}
+
+
+def normalise(score: float, row: OptionRow, method: str) -> float:
+  """One option's rank score under a normalisation convention."""
+  if method == "sum":
+    return float(score)
+  if method == "char":
+    return float(score) / max(row.char_length, 1)
+  if method == "token":
+    return float(score) / max(row.token_length, 1)
+  raise ValueError(f"unknown normalisation '{method}'; choose one of "
+                   f"{', '.join(NORMALISATIONS)}")
+
+
 def predictions(rows: Sequence[OptionRow],
-                scores: Sequence[float]) -> dict[int, tuple[int, bool]]:
+                scores: Sequence[float],
+                normalisation: str = "sum") -> dict[int, tuple[int, bool]]:
   """Per example: (predicted option index, whether it is correct).
 
   Ties go to the first option, so results are deterministic.
@@ -108,14 +135,24 @@ def predictions(rows: Sequence[OptionRow],
       raise ValueError(
           f"example {idx}: its answer is not among its options; every "
           "classification example must list its answer as an option")
-    best_row, _ = max(members, key=lambda pair: (pair[1], -pair[0].option_idx))
+    best_row, _ = max(
+        members,
+        key=lambda pair: (normalise(pair[1], pair[0], normalisation),
+                          -pair[0].option_idx))
     result[idx] = (best_row.option_idx, best_row.is_correct)
   return result
 
 
 def rank_classification_accuracy(targets: Sequence[OptionRow],
                                  scores: Sequence[float]) -> dict[str, float]:
-  """seqio score metric: percentage of examples whose likeliest option is right."""
-  per_example = predictions(targets, scores)
-  correct = sum(is_correct for _, is_correct in per_example.values())
-  return {"accuracy": 100.0 * correct / max(len(per_example), 1)}
+  """seqio score metric: percentage of examples whose best option is right.
+
+  Reports one accuracy per normalisation convention ("accuracy" is FLAN's
+  summed log-likelihood and comes first, so it is the headline metric).
+  """
+  result = {}
+  for method, name in NORMALISATIONS.items():
+    per_example = predictions(targets, scores, method)
+    correct = sum(is_correct for _, is_correct in per_example.values())
+    result[name] = 100.0 * correct / max(len(per_example), 1)
+  return result

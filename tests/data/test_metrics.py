@@ -86,3 +86,45 @@ def test_pearson_spearman_match_scipy_and_count_junk_as_zero():
       100 * scipy.stats.pearsonr(y, as_numbers)[0])
   assert result["spearman"] == pytest.approx(
       100 * scipy.stats.spearmanr(y, as_numbers)[0])
+
+
+def test_classification_metrics_equal_scikit_learn():
+  from sklearn import metrics as sk  # pylint: disable=g-import-not-at-top
+  targets = ["a", "b", "c", "a", "b", "c", "a", "a"]
+  predictions = ["a", "b", "a", "a", "c", "c", "b", "a"]
+  assert metrics.f1_macro(targets, predictions)["f1_macro"] == pytest.approx(
+      100 * sk.f1_score(targets, predictions, average="macro"))
+  assert metrics.matthews_corrcoef(targets, predictions)["mcc"] == (
+      pytest.approx(100 * sk.matthews_corrcoef(targets, predictions)))
+  assert metrics.f1_binary(targets, predictions, positive="a")["f1"] == (
+      pytest.approx(100 * sk.f1_score([t == "a" for t in targets],
+                                      [p == "a" for p in predictions])))
+
+
+def test_rouge_lsum_and_rouge2_equal_rouge_score_on_several_sentences():
+  target = "the cat sat on the mat . it was happy there ."
+  prediction = "a cat sat on a mat . the cat was happy ."
+  scorer = rouge_scorer.RougeScorer(["rouge2", "rougeLsum"], use_stemmer=True)
+  expected = scorer.score(target.replace(" . ", " .\n"),
+                          prediction.replace(" . ", " .\n"))
+  result = metrics.rouge([target], [prediction])
+  assert result["rouge2"] == pytest.approx(100 * expected["rouge2"].fmeasure)
+  assert result["rougeLsum"] == pytest.approx(
+      100 * expected["rougeLsum"].fmeasure)
+
+
+def test_edit_distance_equals_the_editdistance_library():
+  import editdistance  # pylint: disable=g-import-not-at-top
+  targets = ["Hello, World.", "fix punctuation", "abc"]
+  predictions = ["hello world", "fix, punctuation!", ""]
+  expected = sum(editdistance.eval(t, p) for t, p in zip(targets, predictions))
+  assert metrics.mean_edit_distance(targets, predictions)[
+      "edit_distance"] == pytest.approx(expected / 3)
+  assert expected == 4 + 2 + 3  # by hand: H , W . / , ! / a b c
+
+
+def test_squad_f1_by_hand_over_several_answers():
+  # "in paris france" vs refs: "Paris" (P 1/3, R 1 -> 0.5) and
+  # "Paris, France" (P 2/3, R 1 -> 0.8): best 0.8.
+  result = metrics.squad([["Paris", "Paris, France"]], ["in Paris France"])
+  assert result == {"em": 0.0, "f1": pytest.approx(80.0)}

@@ -18,8 +18,8 @@ def test_accuracy_is_per_example_argmax():
           _row(1, 0, True), _row(1, 1, False), _row(1, 2, False),  # wrong
           _row(2, 0, False), _row(2, 1, True)]            # right
   scores = [-3.0, -1.0, -2.0, -0.5, -9.0, -1.0, -0.2]
-  assert rc.rank_classification_accuracy(rows, scores) == {
-      "accuracy": pytest.approx(200 / 3)}
+  assert rc.rank_classification_accuracy(rows, scores)["accuracy"] == (
+      pytest.approx(200 / 3))
   assert rc.predictions(rows, scores) == {0: (1, True), 1: (1, False),
                                           2: (1, True)}
 
@@ -57,7 +57,9 @@ def test_end_to_end_a_model_that_knows_the_answer_scores_100():
   # "Pick <word>." -> the option equal to <word> gets the best score.
   knows = lambda inputs, target: 0.0 if inputs.split()[1].rstrip(".") == (
       target) else -5.0
-  assert _evaluate("toy:choice:t0:score", knows) == {"accuracy": 100.0}
+  assert _evaluate("toy:choice:t0:score", knows) == {
+      "accuracy": 100.0, "accuracy_char_norm": 100.0,
+      "accuracy_token_norm": 100.0}
 
 
 def test_end_to_end_a_model_preferring_the_first_option():
@@ -68,6 +70,23 @@ def test_end_to_end_a_model_preferring_the_first_option():
   # Options are sorted, so preferring alphabetically first = option 0.
   prefers_first = lambda inputs, target: -float(sorted(toy_tasks.WORDS).index(
       target))
-  assert _evaluate("toy:choice:t0:score", prefers_first) == {
-      "accuracy": pytest.approx(expected)}
+  assert _evaluate("toy:choice:t0:score", prefers_first)["accuracy"] == (
+      pytest.approx(expected))
   assert 0 < expected < 100
+
+
+def test_normalisations_by_hand():
+  # Option 0: "no" (2 chars, 2 tokens), log-likelihood -2.0.
+  # Option 1: "absolutely" (10 chars, 4 tokens), log-likelihood -3.0.
+  rows = [rc.OptionRow(0, 0, False, char_length=2, token_length=2),
+          rc.OptionRow(0, 1, True, char_length=10, token_length=4)]
+  scores = [-2.0, -3.0]
+  # summed: -2.0 > -3.0 -> "no"; per char: -1.0 < -0.3 -> "absolutely";
+  # per token: -1.0 < -0.75 -> "absolutely".
+  assert rc.rank_classification_accuracy(rows, scores) == {
+      "accuracy": 0.0, "accuracy_char_norm": 100.0,
+      "accuracy_token_norm": 100.0}
+  assert rc.normalise(-3.0, rows[1], "char") == pytest.approx(-0.3)
+  assert rc.normalise(-3.0, rows[1], "token") == pytest.approx(-0.75)
+  with pytest.raises(ValueError, match="unknown normalisation 'bytes'"):
+    rc.normalise(-3.0, rows[1], "bytes")

@@ -1,0 +1,70 @@
+r"""Markdown tables and PNG figures from one or more results.json files.
+
+    # base vs tuned, per cluster (held-out clusters marked):
+    python scripts/report.py --results=/tmp/run/eval/step_0,/tmp/run/eval/step_700 \
+        --labels=base,tuned --output_dir=/tmp/run/report
+
+    # a series of runs, each tuned on more clusters:
+    python scripts/report.py --results=r1,r2,r3 --labels=1,2,3 \
+        --num_clusters=1,2,3 --output_dir=/tmp/series_report
+
+Each --results entry is a results.json file or the directory holding one.
+Writes report.md (tables, figures embedded), clusters.png, templates.png and,
+with --num_clusters, held_out_vs_clusters.png.
+"""
+
+import json
+import os
+import sys
+
+from absl import app
+from absl import flags
+
+from flan_jax import reports
+
+_RESULTS = flags.DEFINE_list("results", None, "results.json files or dirs.",
+                             required=True)
+_LABELS = flags.DEFINE_list("labels", None, "A short name per results entry "
+                            "(default: the parent directory names).")
+_NUM_CLUSTERS = flags.DEFINE_list(
+    "num_clusters", None, "For a series: number of training clusters of each "
+    "run (adds the held-out-vs-clusters curve).")
+_OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where to write.",
+                                  required=True)
+
+
+class ReportError(ValueError):
+  pass
+
+
+def _load(path: str):
+  if os.path.isdir(path):
+    path = os.path.join(path, "results.json")
+  if not os.path.exists(path):
+    raise ReportError(f"{path} does not exist; pass results.json files or "
+                      "the eval output directories holding them")
+  with open(path) as f:
+    return json.load(f)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  runs = [_load(p) for p in _RESULTS.value]
+  labels = _LABELS.value or [
+      os.path.basename(os.path.normpath(p)) for p in _RESULTS.value]
+  num_clusters = ([int(n) for n in _NUM_CLUSTERS.value]
+                  if _NUM_CLUSTERS.value else None)
+  files = reports.write_report(runs, labels, _OUTPUT_DIR.value,
+                               num_clusters=num_clusters)
+  for name, path in files.items():
+    print(f"{name}: {path}")
+  with open(files["markdown"]) as f:
+    sys.stdout.write(f.read())
+
+
+if __name__ == "__main__":
+  try:
+    app.run(main)
+  except (ReportError, ValueError) as e:
+    sys.exit(f"report: {e}")
