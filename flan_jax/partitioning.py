@@ -54,15 +54,19 @@ DEFAULT_RULES: LogicalRules = (
     ("layers", None),
 )
 
-# FSDP: parameters' embed dimension over the data axis. Listed before the
-# default table so that `embed` finds this rule first.
+# FSDP: parameters' embed dimension over the data axis (activations keep
+# their batch there instead).
 FSDP_RULES: LogicalRules = (("embed", "data"),)
 
 
 def make_rules(fsdp: bool = False,
                extra_rules: LogicalRules = ()) -> tuple[tuple[Any, Any], ...]:
-  """The rule table: `extra_rules` first (they win), then FSDP, then defaults."""
-  rules = [*extra_rules]
+  """The rule table: batch, then `extra_rules`, then FSDP, then defaults.
+
+  Order matters: flax gives a mesh axis to the first rule that claims it, so
+  `batch` comes first and activations split over batch, not embed.
+  """
+  rules = [("batch", "data"), *extra_rules]
   if fsdp:
     rules += FSDP_RULES
   named = {name for name, _ in rules}

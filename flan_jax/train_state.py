@@ -201,6 +201,9 @@ def make_train_step(model, tx: optax.GradientTransformation, dropout_seed: int,
     params = optax.apply_updates(state.params, updates)
     metrics = dict(metrics)
     metrics["grad_norm"] = optax.tree.norm(grads)
+    # One pass over the new parameters: a bad update shows up here at the
+    # step that made it, before anything saves those parameters.
+    metrics["param_norm"] = optax.tree.norm(params)
     return TrainState(state.step + 1, params, opt_state), metrics
 
   return train_step

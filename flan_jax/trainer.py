@@ -369,7 +369,8 @@ def _fetch(metrics: list[dict[str, jax.Array]]) -> list[dict[str, float]]:
 
 def _raise_if_not_finite(first_step: int, fetched: list[dict[str, float]]):
   for offset, m in enumerate(fetched):
-    if not (np.isfinite(m["loss"]) and np.isfinite(m.get("grad_norm", 0.0))):
+    if not all(np.isfinite(m.get(k, 0.0))
+               for k in ("loss", "grad_norm", "param_norm")):
       raise NonFiniteLossError(first_step + offset, m)
 
 

@@ -7,7 +7,8 @@ configured before JAX starts; multi-process runs need their own processes):
         python tests/toy_training.py '{"model_dir": "/tmp/x", "steps": 12,
                                        "mesh_shape": {"data": 2, "model": 4}}'
 
-Keys: any keyword of `run`, plus "distributed": {"coordinator_address",
+A JSON list runs several in one process (prints a list). Keys: any keyword
+of `run`, plus "distributed": {"coordinator_address",
 "num_processes", "process_id"} to join a multi-process job first. Prints
 one JSON line: {"losses": [...], "final_step", "start_step", "preempted",
 "checkpoint_steps"}.
@@ -24,7 +25,7 @@ from flan_jax import distributed  # pylint: disable=g-import-not-at-top
 
 if __name__ == "__main__":
   _ARGS = json.loads(sys.argv[1])
-  if "distributed" in _ARGS:
+  if isinstance(_ARGS, dict) and "distributed" in _ARGS:
     distributed.initialize(**_ARGS.pop("distributed"))
 
 import numpy as np  # pylint: disable=g-import-not-at-top
@@ -91,9 +92,16 @@ def losses(result) -> list[float]:
   return [m["loss"] for _, m in result.history]
 
 
+def summary(result) -> dict:
+  return {"losses": losses(result), "final_step": result.final_step,
+          "start_step": result.start_step, "preempted": result.preempted,
+          "checkpoint_steps": result.checkpoint_steps}
+
+
 if __name__ == "__main__":
-  result = run(**_ARGS)
-  print(json.dumps({"losses": losses(result), "final_step": result.final_step,
-                    "start_step": result.start_step,
-                    "preempted": result.preempted,
-                    "checkpoint_steps": result.checkpoint_steps}), flush=True)
+  import logging  # pylint: disable=g-import-not-at-top
+  logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+  if isinstance(_ARGS, list):  # several runs in one process
+    print(json.dumps([summary(run(**a)) for a in _ARGS]), flush=True)
+  else:
+    print(json.dumps(summary(run(**_ARGS))), flush=True)
