@@ -89,6 +89,7 @@ def one_device_losses(tmp_path_factory):
   return toy_training.losses(result)
 
 
+@pytest.mark.slow  # six compiled 8-device runs: minutes on 2 cores
 def test_eight_devices_under_every_mesh_and_fsdp_give_the_same_losses(
     one_device_losses, tmp_path):
   meshes = [{"data": 8, "model": 1}, {"data": 2, "model": 4},
