@@ -24,6 +24,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from flan_jax import distributed  # pylint: disable=g-import-not-at-top
 
 if __name__ == "__main__":
+  import logging  # pylint: disable=g-import-not-at-top
+  # Progress lines on stderr (tests watch them to interrupt a run).
+  _log = logging.getLogger("flan_jax")
+  _log.addHandler(logging.StreamHandler(sys.stderr))
+  _log.setLevel(logging.INFO)
+  _log.propagate = False
   _ARGS = json.loads(sys.argv[1])
   if isinstance(_ARGS, dict) and "distributed" in _ARGS:
     distributed.initialize(**_ARGS.pop("distributed"))
@@ -99,8 +105,6 @@ def summary(result) -> dict:
 
 
 if __name__ == "__main__":
-  import logging  # pylint: disable=g-import-not-at-top
-  logging.basicConfig(level=logging.INFO, stream=sys.stderr)
   if isinstance(_ARGS, list):  # several runs in one process
     print(json.dumps([summary(run(**a)) for a in _ARGS]), flush=True)
   else:
