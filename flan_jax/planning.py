@@ -12,6 +12,9 @@ per token and layer, without rematerialisation:
     gated MLP       d + 4 d_ff / t
     cross-attention d + (4 heads*head_dim + 2 heads*encoder_length) / t
     logits          vocab / t, twice (logits and their gradient), float32
+
+With the config's `remat_policy` "full" a layer keeps only its input (plus
+one layer rebuilt at a time); with "dots" its matmul outputs.
 """
 
 from __future__ import annotations
@@ -79,18 +82,33 @@ def activation_bytes(config: Any, *, batch_per_device: int,
                       "num_hidden_layers")
   itemsize = jnp.dtype(_first(config, "dtype", default="float32")).itemsize
 
-  def self_attention(length):
-    return 2 * d + (4 * hk + 2 * heads * length) / t
+  remat = _first(config, "remat_policy", default="none")
 
-  mlp = d + 4 * d_ff / t
+  def layer(length, kv_length=None):
+    """Elements per token one layer keeps, under the remat policy."""
+    full = 3 * d + (4 * hk + 2 * heads * length + 4 * d_ff) / t
+    if kv_length is not None:  # cross-attention of a decoder layer
+      full += d + (4 * hk + 2 * heads * kv_length) / t
+    if remat == "full":  # only the layer's input survives the forward pass
+      return d, full
+    if remat in ("dots", "dots_no_batch"):  # matmul outputs are kept
+      return 2 * d + (4 * hk + heads * length + 2 * d_ff) / t, full
+    return full, full
+
   if enc_layers:  # encoder-decoder: inputs through the encoder
-    enc = inputs_length * enc_layers * (self_attention(inputs_length) + mlp)
-    cross = d + (4 * hk + 2 * heads * inputs_length) / t
+    kept, peak = layer(inputs_length)
+    enc = inputs_length * enc_layers * kept
     dec_length = targets_length
+    kept, dec_peak = layer(dec_length, inputs_length)
+    peak = max(peak * inputs_length, dec_peak * dec_length)
   else:  # decoder-only: inputs and targets form one sequence
-    enc, cross = 0, 0
+    enc = 0
     dec_length = inputs_length + targets_length
-  dec = dec_length * dec_layers * (self_attention(dec_length) + mlp + cross)
+    kept, dec_peak = layer(dec_length)
+    peak = dec_peak * dec_length
+  dec = dec_length * dec_layers * kept
+  if remat != "none":  # one layer's activations rebuilt during backward
+    dec += peak
   logits = dec_length * 2 * vocab / t * 4
   return int(batch_per_device * ((enc + dec) * itemsize + logits))
 
