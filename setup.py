@@ -27,7 +27,13 @@ CORE = [
 
 EXTRAS = {
     # pytest plus what the tests of every layer need.
-    "test": ["pytest>=8", "pytest-xdist>=3"],
+    "test": ["pytest>=8", "pytest-xdist>=3", "transformers>=5,<6",
+             "safetensors>=0.6", "tokenizers>=0.22", "torch==2.13.0"],
+    # Hugging Face interop (scripts/convert_hf.py, scripts/export_hf.py,
+    # tokenizer.json vocabularies). torch is only used by the parity tests;
+    # pin the CPU build here so pip does not pull CUDA wheels.
+    "hf": ["transformers>=5,<6", "safetensors>=0.6", "tokenizers>=0.22",
+           "torch==2.13.0"],
     # NVIDIA GPUs: JAX's CUDA 12 wheels (replace the CPU jaxlib).
     "gpu": ["jax[cuda12]>=0.10,<0.11"],
     # Cloud TPU VMs.

@@ -9,8 +9,8 @@ Flags every script accepts::
 
 Names available in gin files (library code itself never imports gin)::
 
-    train, evaluate, EncoderDecoderModel, T5Config, Partitioner,
-    make_optimizer, learning_rate_schedule
+    train, evaluate, EncoderDecoderModel, T5Config, DecoderOnlyModel,
+    DecoderConfig, Partitioner, make_optimizer, learning_rate_schedule
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from flan_jax import model as model_lib
 from flan_jax import optimizers
 from flan_jax import partitioning
 from flan_jax import trainer
+from flan_jax.models import decoder
 from flan_jax.models import t5
 
 REPO_GIN_DIR = str(pathlib.Path(__file__).resolve().parent.parent / "gin")
@@ -38,6 +39,8 @@ evaluate = gin.external_configurable(evaluation.evaluate, name="evaluate")
 gin.external_configurable(model_lib.EncoderDecoderModel,
                           name="EncoderDecoderModel")
 gin.external_configurable(t5.T5Config, name="T5Config")
+gin.external_configurable(model_lib.DecoderOnlyModel, name="DecoderOnlyModel")
+gin.external_configurable(decoder.DecoderConfig, name="DecoderConfig")
 gin.external_configurable(partitioning.Partitioner, name="Partitioner")
 gin.external_configurable(optimizers.make_optimizer, name="make_optimizer")
 gin.external_configurable(optimizers.learning_rate_schedule,
@@ -96,6 +99,14 @@ def parse_gin(gin_files: Sequence[str], bindings: Sequence[str] = (),
                                         finalize_config=True)
   finally:
     logging.disable(logging.NOTSET)
+
+
+def model_macro():
+  """The model bound to the MODEL macro (gin/models/*.gin define it)."""
+  value = gin.query_parameter("MODEL/macro.value")
+  if isinstance(value, gin.config.ConfigurableReference):
+    value = value.scoped_configurable_fn()
+  return value
 
 
 def write_config(directory: str, name: str = "config.gin") -> str:

@@ -6,6 +6,13 @@ model features (see `seqio.EncDecFeatureConverter`):
     loss_fn(params, batch, dropout_rng) -> (loss, metrics)
     score_batch(params, batch)          -> [batch] summed target log-likelihood
     predict_batch(params, batch)        -> [batch, max_decode_length] tokens
+    score_options(params, batch)        -> [batch, K] rank-classification scores
+
+`DecoderOnlyModel` (flan_jax/decoder_only_model.py, re-exported here) offers
+the same API over seqio PrefixLM features.
+
+Generation (`predict_batch`) is greedy, beam search or sampling, chosen by
+the model's `decode_method` field (gin: `EncoderDecoderModel.decode_method`).
 
 Loss normalisation: the summed token cross-entropy is divided by the number
 of target tokens in the batch (`loss_normalizing_factor=None`), or by a fixed
@@ -63,8 +70,80 @@ def sequence_log_likelihood(logits: Array, targets: Array,
   return jnp.sum(token_ll * weights, axis=-1)
 
 
+def shift_right(targets: Array, start_id: int = 0) -> Array:
+  """Teacher-forcing decoder inputs: [start, t0, t1, ...] (unpacked rows)."""
+  start = jnp.full_like(targets[:, :1], start_id)
+  return jnp.concatenate([start, targets[:, :-1]], axis=1)
+
+
+DECODE_METHODS = ("greedy", "beam", "sample")
+
+
+class ModelApi:
+  """Loss, scoring and search shared by both model classes.
+
+  Subclasses define `_logits(params, batch, dropout_rng=None)` and the
+  dataclass fields used here (z_loss, label_smoothing,
+  loss_normalizing_factor, decode_method, num_beams, length_penalty_alpha,
+  temperature, top_k, top_p, eos_id).
+  """
+
+  def loss_fn(self, params, batch: Batch,
+              dropout_rng: Array | None = None
+              ) -> tuple[Array, dict[str, Array]]:
+    logits = self._logits(params, batch, dropout_rng=dropout_rng)
+    weights = batch["decoder_loss_weights"].astype(jnp.float32)
+    loss, z_loss, correct = cross_entropy(
+        logits, batch["decoder_target_tokens"], weights, z_loss=self.z_loss,
+        label_smoothing=self.label_smoothing)
+    num_tokens = jnp.sum(weights)
+    denominator = (self.loss_normalizing_factor
+                   if self.loss_normalizing_factor is not None else
+                   jnp.maximum(num_tokens, 1.0))
+    metrics = {
+        "loss": loss / denominator,
+        "z_loss": z_loss / denominator,
+        "accuracy": correct / jnp.maximum(num_tokens, 1.0),
+        "num_target_tokens": num_tokens,
+    }
+    return loss / denominator, metrics
+
+  def score_batch(self, params, batch: Batch) -> Array:
+    """Summed log-likelihood of each example's target tokens: [batch]."""
+    logits = self._logits(params, batch)
+    return sequence_log_likelihood(logits, batch["decoder_target_tokens"],
+                                   batch["decoder_loss_weights"])
+
+  def _check_decode_method(self) -> None:
+    if self.decode_method not in DECODE_METHODS:
+      raise ValueError(f"decode_method {self.decode_method!r}: use one of "
+                       f"{DECODE_METHODS}")
+
+  def _search(self, step, cache, reorder, batch_size: int, length: int, *,
+              rng: Array | None, first_logits: Array | None = None,
+              repeat_for_beams=None) -> Array:
+    """Runs the configured search. `repeat_for_beams(cache, n)` gives a
+    cache with every row repeated n times (beam search only)."""
+    self._check_decode_method()
+    if self.decode_method == "greedy":
+      return decoding.greedy_search(step, cache, batch_size, length,
+                                    eos_id=self.eos_id,
+                                    first_logits=first_logits)
+    if self.decode_method == "sample":
+      rng = rng if rng is not None else jax.random.key(self.decode_seed)
+      return decoding.sample(step, cache, batch_size, length, rng=rng,
+                             eos_id=self.eos_id, temperature=self.temperature,
+                             top_k=self.top_k, top_p=self.top_p,
+                             first_logits=first_logits)
+    tokens, _ = decoding.beam_search(
+        step, repeat_for_beams(cache, self.num_beams), reorder, batch_size,
+        length, num_beams=self.num_beams, eos_id=self.eos_id,
+        alpha=self.length_penalty_alpha, first_logits=first_logits)
+    return tokens
+
+
 @dataclasses.dataclass(frozen=True)
-class EncoderDecoderModel:
+class EncoderDecoderModel(ModelApi):
   """T5-style encoder-decoder behind the model API.
 
   Attributes:
@@ -75,6 +154,12 @@ class EncoderDecoderModel:
       of by the number of target tokens.
     max_decode_length: longest generated target (tokens, EOS included) when
       the batch does not say (see `decode_length`).
+    decode_method: "greedy", "beam" or "sample".
+    num_beams, length_penalty_alpha: beam search; hypotheses are ranked by
+      log P / ((5 + length) / 6) ** alpha.
+    temperature, top_k, top_p, decode_seed: sampling (top_k 0 and top_p 1
+      switch those filters off; temperature 0 is greedy).
+    eos_id: generation stops after this token.
   """
 
   config: t5.T5Config
@@ -82,6 +167,14 @@ class EncoderDecoderModel:
   label_smoothing: float = 0.0
   loss_normalizing_factor: float | None = None
   max_decode_length: int = 32
+  decode_method: str = "greedy"
+  num_beams: int = 4
+  length_penalty_alpha: float = 0.6
+  temperature: float = 1.0
+  top_k: int = 0
+  top_p: float = 1.0
+  decode_seed: int = 0
+  eos_id: int = 1
 
   FEATURE_CONVERTER_CLS = seqio.EncDecFeatureConverter
 
@@ -108,30 +201,31 @@ class EncoderDecoderModel:
         deterministic=dropout_rng is None,
         rngs=None if dropout_rng is None else {"dropout": dropout_rng})
 
-  def loss_fn(self, params, batch: Batch,
-              dropout_rng: Array | None) -> tuple[Array, dict[str, Array]]:
-    logits = self._logits(params, batch, dropout_rng=dropout_rng)
-    weights = batch["decoder_loss_weights"].astype(jnp.float32)
-    loss, z_loss, correct = cross_entropy(
-        logits, batch["decoder_target_tokens"], weights, z_loss=self.z_loss,
-        label_smoothing=self.label_smoothing)
-    num_tokens = jnp.sum(weights)
-    denominator = (self.loss_normalizing_factor
-                   if self.loss_normalizing_factor is not None else
-                   jnp.maximum(num_tokens, 1.0))
-    metrics = {
-        "loss": loss / denominator,
-        "z_loss": z_loss / denominator,
-        "accuracy": correct / jnp.maximum(num_tokens, 1.0),
-        "num_target_tokens": num_tokens,
-    }
-    return loss / denominator, metrics
+  def score_options(self, params, batch: Batch) -> Array:
+    """Summed log-likelihood of every answer option of every example: [B, K].
 
-  def score_batch(self, params, batch: Batch) -> Array:
-    """Summed log-likelihood of each example's target tokens: [batch]."""
-    logits = self._logits(params, batch)
-    return sequence_log_likelihood(logits, batch["decoder_target_tokens"],
-                                   batch["decoder_loss_weights"])
+    Rank classification scores K options against one input. Here the input
+    is encoded once per example and the K options are decoded together as a
+    batch of B*K sequences attending to that one encoding.
+
+    Args:
+      batch: "inputs" int32 [B, Li] (0-padded) and "option_targets" int32
+        [B, K, Lt] (0-padded, EOS included). All-padding option rows
+        score 0.
+    """
+    inputs, options = batch["inputs"], batch["option_targets"]
+    b, k, length = options.shape
+    module = self.module
+    encoded = module.apply({"params": params}, inputs, method=module.encode)
+    encoder_segments = (inputs > 0).astype(jnp.int32)
+    encoded = jnp.repeat(encoded, k, axis=0)  # [B*K, Li, D], option-major
+    encoder_segments = jnp.repeat(encoder_segments, k, axis=0)
+    targets = options.reshape(b * k, length)
+    decoder_inputs = shift_right(targets)
+    logits = module.apply({"params": params}, encoded, encoder_segments,
+                          decoder_inputs, method=module.decode)
+    weights = (targets > 0).astype(jnp.float32)
+    return sequence_log_likelihood(logits, targets, weights).reshape(b, k)
 
   def decode_length(self, batch: Batch) -> int:
     """Tokens to generate: the batch's target width, else max_decode_length.
@@ -143,25 +237,42 @@ class EncoderDecoderModel:
       return batch["decoder_input_tokens"].shape[1]
     return self.max_decode_length
 
-  def predict_batch(self, params, batch: Batch) -> Array:
-    """Greedy decoding with a key/value cache: [batch, decode_length]."""
+  def predict_batch(self, params, batch: Batch,
+                    rng: Array | None = None) -> Array:
+    """Generates targets with the key/value cache: [batch, decode_length]."""
     module = self.module
     length = self.decode_length(batch)
     encoder_tokens = batch["encoder_input_tokens"]
+    batch_size = encoder_tokens.shape[0]
     encoded = module.apply({"params": params}, encoder_tokens,
                            method=module.encode)
     encoder_segments = (encoder_tokens > 0).astype(jnp.int32)
-    batch_size = encoder_tokens.shape[0]
-    dummy_targets = jnp.zeros((batch_size, length), jnp.int32)
-    _, initial = module.apply({"params": params}, encoded, encoder_segments,
-                              dummy_targets, decode=True, mutable=["cache"],
-                              method=module.decode)
 
-    def step(tokens, cache):
+    def make_cache(rows_per_example):
+      enc = jnp.repeat(encoded, rows_per_example, axis=0)
+      segs = jnp.repeat(encoder_segments, rows_per_example, axis=0)
+      dummy = jnp.zeros((enc.shape[0], length), jnp.int32)
+      _, initial = module.apply({"params": params}, enc, segs, dummy,
+                                decode=True, mutable=["cache"],
+                                method=module.decode)
+      return {"cache": initial["cache"], "encoded": enc, "segments": segs}
+
+    def step(tokens, state):
       logits, updated = module.apply(
-          {"params": params, "cache": cache}, encoded, encoder_segments,
-          tokens, decode=True, mutable=["cache"], method=module.decode)
-      return logits[:, -1, :], updated["cache"]
+          {"params": params, "cache": state["cache"]}, state["encoded"],
+          state["segments"], tokens, decode=True, mutable=["cache"],
+          method=module.decode)
+      return logits[:, -1, :], {**state, "cache": updated["cache"]}
 
-    return decoding.greedy_search(step, initial["cache"], batch_size, length,
-                                  eos_id=1)
+    def reorder(state, rows):
+      return {"cache": t5.reorder_cache(state["cache"], rows,
+                                         self.config.scan_layers),
+              "encoded": state["encoded"], "segments": state["segments"]}
+
+    beams = self.num_beams if self.decode_method == "beam" else 1
+    return self._search(step, make_cache(beams), reorder, batch_size, length,
+                        rng=rng, repeat_for_beams=lambda cache, n: cache)
+
+
+# The decoder-only model lives in its own module; import it from here too.
+from flan_jax.decoder_only_model import DecoderOnlyModel  # pylint: disable=g-import-not-at-top,wrong-import-position

@@ -6,6 +6,8 @@ mapping to a device mesh lives in one rule table (`flan_jax.partitioning`) and
 never in model code. Logical names used here:
 
     batch, length, embed, heads, kv, mlp, vocab, relpos_buckets
+    kv_heads   key/value heads of grouped-query attention (decoder-only)
+    layers     the stacked layer dimension when layers are scanned
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class DenseGeneral(nn.Module):
   out_axes: Sequence[str]
   kernel_init: Initializer = nn.initializers.lecun_normal()
   dtype: DType = jnp.float32
+  use_bias: bool = False  # Qwen2's q/k/v projections carry one
 
   @nn.compact
   def __call__(self, x: Array) -> Array:
@@ -71,7 +74,12 @@ class DenseGeneral(nn.Module):
     x = x.astype(self.dtype)
     kernel = kernel.astype(self.dtype)
     contract = (tuple(range(x.ndim - n_in, x.ndim)), tuple(range(n_in)))
-    return jax.lax.dot_general(x, kernel, (contract, ((), ())))
+    y = jax.lax.dot_general(x, kernel, (contract, ((), ())))
+    if self.use_bias:
+      bias = param_with_axes(self, "bias", nn.initializers.zeros,
+                             tuple(self.features), tuple(self.out_axes))
+      y = y + bias.astype(self.dtype)
+    return y
 
 
 def _fan_in_init(init: Initializer, n_in: int) -> Initializer:
@@ -113,11 +121,13 @@ class GatedMlp(nn.Module):
   gate_name: str = "wi_0"
   up_name: str = "wi_1"
   down_name: str = "wo"
+  use_bias: bool = False
 
   @nn.compact
   def __call__(self, x: Array, *, deterministic: bool = True) -> Array:
     dense = lambda name, features, in_axes, out_axes: DenseGeneral(
-        (features,), in_axes, out_axes, dtype=self.dtype, name=name)
+        (features,), in_axes, out_axes, dtype=self.dtype, name=name,
+        use_bias=self.use_bias)
     gate = dense(self.gate_name, self.d_ff, ("embed",), ("mlp",))(x)
     up = dense(self.up_name, self.d_ff, ("embed",), ("mlp",))(x)
     hidden = self.activation(gate) * up
@@ -135,3 +145,37 @@ def attention_mask(query_segments: Array, key_segments: Array,
     q_len, k_len = query_segments.shape[1], key_segments.shape[1]
     mask &= jnp.tril(jnp.ones((q_len, k_len), bool), k=k_len - q_len)
   return mask[:, None, :, :]
+
+
+REMAT_POLICIES = ("none", "full", "dots", "dots_no_batch")
+
+
+def remat_policy(name: str):
+  """jax.checkpoint policy: what the backward pass keeps instead of recomputing."""
+  return {
+      "full": None,  # keep nothing
+      "dots": jax.checkpoint_policies.checkpoint_dots,
+      "dots_no_batch": jax.checkpoint_policies.dots_with_no_batch_dims_saveable,
+  }[name]
+
+
+def layer_stack(layer_cls, *, num_layers: int, scan: bool, remat: str,
+                broadcast_args: int):
+  """Wraps a layer class for rematerialisation and/or scan over layers.
+
+  The layer returns (x, None) and takes `broadcast_args` arguments after x
+  that are the same for every layer. Scanned parameters and caches gain a
+  leading "layers" axis; the numbers do not change.
+  """
+  if remat not in REMAT_POLICIES:
+    raise ValueError(f"remat_policy {remat!r}: use one of {REMAT_POLICIES}")
+  if remat != "none":
+    layer_cls = nn.remat(layer_cls, policy=remat_policy(remat),
+                         prevent_cse=not scan)
+  if scan:
+    layer_cls = nn.scan(
+        layer_cls, variable_axes={"params": 0, "cache": 0},
+        split_rngs={"params": True, "dropout": True},
+        in_axes=(nn.broadcast,) * broadcast_args, length=num_layers,
+        metadata_params={nn.PARTITION_NAME: "layers"})
+  return layer_cls

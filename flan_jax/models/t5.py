@@ -40,6 +40,11 @@ class T5Config:
   layer_norm_epsilon: float = 1e-6
   tie_word_embeddings: bool = False
   dtype: str = "float32"  # compute dtype; parameters are always float32
+  # Run each stack's layers with nn.scan (stacked "layers" parameters) and
+  # rematerialise them in the backward pass ("none", "full", "dots",
+  # "dots_no_batch"); both leave the numbers unchanged.
+  scan_layers: bool = False
+  remat_policy: str = "none"
 
   @property
   def compute_dtype(self):
@@ -156,10 +161,13 @@ class Attention(nn.Module):
 
 class EncoderLayer(nn.Module):
   config: T5Config
+  decode: bool = False  # unused; keeps the stack signature uniform
+  deterministic: bool = True
 
   @nn.compact
-  def __call__(self, x, *, bias, mask, deterministic=True):
+  def __call__(self, x, bias, mask):
     cfg = self.config
+    deterministic = self.deterministic
     norm = lambda name: layers.RMSNorm(cfg.layer_norm_epsilon,
                                        cfg.compute_dtype, name=name)
     h = norm("pre_attention_layer_norm")(x)
@@ -170,16 +178,18 @@ class EncoderLayer(nn.Module):
                         cfg.compute_dtype, name="mlp")(
                             h, deterministic=deterministic)
     x = x + nn.Dropout(cfg.dropout_rate)(h, deterministic=deterministic)
-    return layers.constrain(x, ("batch", "length", "embed"))
+    return layers.constrain(x, ("batch", "length", "embed")), None
 
 
 class DecoderLayer(nn.Module):
   config: T5Config
+  decode: bool = False
+  deterministic: bool = True
 
   @nn.compact
-  def __call__(self, x, encoded, *, self_bias, self_mask, cross_mask,
-               decode=False, deterministic=True):
+  def __call__(self, x, encoded, self_bias, self_mask, cross_mask):
     cfg = self.config
+    decode, deterministic = self.decode, self.deterministic
     norm = lambda name: layers.RMSNorm(cfg.layer_norm_epsilon,
                                        cfg.compute_dtype, name=name)
     h = norm("pre_self_attention_layer_norm")(x)
@@ -196,7 +206,28 @@ class DecoderLayer(nn.Module):
                         cfg.compute_dtype, name="mlp")(
                             h, deterministic=deterministic)
     x = x + nn.Dropout(cfg.dropout_rate)(h, deterministic=deterministic)
-    return layers.constrain(x, ("batch", "length", "embed"))
+    return layers.constrain(x, ("batch", "length", "embed")), None
+
+
+class LayerStack(nn.Module):
+  """The layers of one stack, looped or scanned ("layers_{i}" / "layers")."""
+  config: T5Config
+  layer_cls: type
+  num_layers: int
+
+  @nn.compact
+  def __call__(self, x, *args, decode: bool = False,
+               deterministic: bool = True):
+    cfg = self.config
+    stack = layers.layer_stack(self.layer_cls, num_layers=self.num_layers,
+                               scan=cfg.scan_layers, remat=cfg.remat_policy,
+                               broadcast_args=len(args))
+    if cfg.scan_layers:
+      x, _ = stack(cfg, decode, deterministic, name="layers")(x, *args)
+    else:
+      for i in range(self.num_layers):
+        x, _ = stack(cfg, decode, deterministic, name=f"layers_{i}")(x, *args)
+    return x
 
 
 def _gelu_tanh(x):
@@ -221,14 +252,8 @@ class Transformer(nn.Module):
         cfg.relative_attention_max_distance, bidirectional, name=name)
     self.encoder_relpos = bias(True, "encoder_relpos_bias")
     self.decoder_relpos = bias(False, "decoder_relpos_bias")
-    self.encoder_layers = [
-        EncoderLayer(cfg, name=f"encoder_layer_{i}")
-        for i in range(cfg.num_encoder_layers)
-    ]
-    self.decoder_layers = [
-        DecoderLayer(cfg, name=f"decoder_layer_{i}")
-        for i in range(cfg.num_decoder_layers)
-    ]
+    self.encoder = LayerStack(cfg, EncoderLayer, cfg.num_encoder_layers)
+    self.decoder = LayerStack(cfg, DecoderLayer, cfg.num_decoder_layers)
     norm = lambda name: layers.RMSNorm(cfg.layer_norm_epsilon,
                                        cfg.compute_dtype, name=name)
     self.encoder_norm = norm("encoder_norm")
@@ -251,8 +276,7 @@ class Transformer(nn.Module):
     x = self.token_embedder(encoder_input_tokens)
     x = self.dropout(x, deterministic=deterministic)
     x = layers.constrain(x, ("batch", "length", "embed"))
-    for layer in self.encoder_layers:
-      x = layer(x, bias=bias, mask=mask, deterministic=deterministic)
+    x = self.encoder(x, bias, mask, deterministic=deterministic)
     x = self.encoder_norm(x)
     return self.dropout(x, deterministic=deterministic)
 
@@ -299,10 +323,8 @@ class Transformer(nn.Module):
     x = self.token_embedder(decoder_input_tokens)
     x = self.dropout(x, deterministic=deterministic)
     x = layers.constrain(x, ("batch", "length", "embed"))
-    for layer in self.decoder_layers:
-      x = layer(x, encoded, self_bias=self_bias, self_mask=self_mask,
-                cross_mask=cross_mask, decode=decode,
-                deterministic=deterministic)
+    x = self.decoder(x, encoded, self_bias, self_mask, cross_mask,
+                     decode=decode, deterministic=deterministic)
     x = self.decoder_norm(x)
     x = self.dropout(x, deterministic=deterministic)
     if self.config.tie_word_embeddings:
@@ -323,3 +345,24 @@ class Transformer(nn.Module):
                        _segments(encoder_input_tokens, encoder_segment_ids),
                        decoder_input_tokens, decoder_segment_ids,
                        deterministic=deterministic)
+
+
+# Cache entries that are per-sequence bookkeeping, not per-row state.
+_SHARED_CACHE_ENTRIES = ("position", "key_positions", "cache_index")
+
+
+def reorder_cache(cache, rows: Array, scanned: bool = False):
+  """Gathers the batch rows of a decoding cache (beam search reordering).
+
+  Scanned layers stack their caches, so the batch is axis 1 inside them.
+  """
+
+  def gather(path, x):
+    name = getattr(path[-1], "key", None)
+    if name in _SHARED_CACHE_ENTRIES or x.ndim == 0:
+      return x
+    in_scan = scanned and any(getattr(p, "key", None) == "layers"
+                              for p in path)
+    return jnp.take(x, rows, axis=1 if in_scan else 0)
+
+  return jax.tree_util.tree_map_with_path(gather, cache)

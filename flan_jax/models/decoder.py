@@ -1,0 +1,267 @@
+"""Decoder-only transformer of the Llama family (Llama, Mistral, Qwen2).
+
+RMSNorm before attention and MLP, rotary position embeddings (RoPE, with the
+"linear" and "llama3" frequency scalings those configs use), grouped-query
+attention (`num_kv_heads` < `num_heads`; 1 is multi-query), SwiGLU MLP,
+optional q/k/v and output biases (Qwen2 has the former), tied or untied
+output layer, optional sliding-window attention (Mistral).
+
+The module is mask-agnostic: callers pass token positions and a boolean
+attention mask, so one network serves causal LM, prefix LM (bidirectional
+over the inputs), packing and left-padded cached decoding. `flan_jax.model`
+builds those masks.
+
+Key/value cache: call with `decode=True` under `mutable=["cache"]`. The first
+such call on [batch, max_length] tokens only creates the cache (do it under
+`jax.eval_shape` and fill with zeros, see `DecoderOnlyModel`); later calls
+write their T keys/values at the cache index, advance it by T, and attend to
+the whole cache with the given [batch, 1, T, max_length] mask.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+import flax.linen as nn
+import numpy as np
+
+from flan_jax.models import layers
+
+Array = jax.Array
+
+ROPE_SCALINGS = ("default", "linear", "llama3")
+REMAT_POLICIES = layers.REMAT_POLICIES
+
+
+@dataclasses.dataclass(frozen=True)
+class DecoderConfig:
+  """Shape of a Llama-family decoder. Field names follow flan_jax, not HF.
+
+  Attributes:
+    num_kv_heads: key/value heads; `num_heads` is a multiple of it.
+    rope_scaling: "default", "linear" (positions divided by the factor) or
+      "llama3" (low frequencies divided by the factor, smoothly).
+    qkv_bias / out_bias / mlp_bias: Qwen2 sets qkv_bias; Llama's
+      `attention_bias` sets both qkv_bias and out_bias.
+    sliding_window: attend only to the last N keys (Mistral), None for all.
+    family: the Hugging Face architecture an export produces ("llama",
+      "mistral", "qwen2"); the network itself depends only on the fields.
+    dtype: compute dtype; parameters are always float32.
+    scan_layers: run the layers with `nn.scan` (one compiled layer, stacked
+      parameters with a leading "layers" axis); numbers are unchanged.
+    remat_policy: recompute activations in the backward pass: "none",
+      "full" (save nothing), "dots" or "dots_no_batch" (save matmuls).
+  """
+  vocab_size: int = 1024
+  d_model: int = 128
+  num_layers: int = 2
+  num_heads: int = 4
+  num_kv_heads: int = 2
+  head_dim: int = 32
+  d_ff: int = 384
+  rope_theta: float = 10000.0
+  rope_scaling: str = "default"
+  rope_factor: float = 1.0
+  rope_low_freq_factor: float = 1.0
+  rope_high_freq_factor: float = 4.0
+  rope_original_max_positions: int = 8192
+  rms_norm_eps: float = 1e-6
+  tie_word_embeddings: bool = False
+  qkv_bias: bool = False
+  out_bias: bool = False
+  mlp_bias: bool = False
+  sliding_window: int | None = None
+  family: str = "llama"
+  dropout_rate: float = 0.0
+  dtype: str = "float32"
+  scan_layers: bool = False
+  remat_policy: str = "none"
+
+  def __post_init__(self):
+    if self.num_heads % self.num_kv_heads:
+      raise ValueError(f"num_heads ({self.num_heads}) must be a multiple of "
+                       f"num_kv_heads ({self.num_kv_heads})")
+    if self.rope_scaling not in ROPE_SCALINGS:
+      raise ValueError(f"rope_scaling {self.rope_scaling!r} is not supported; "
+                       f"use one of {ROPE_SCALINGS}")
+    if self.remat_policy not in REMAT_POLICIES:
+      raise ValueError(f"remat_policy {self.remat_policy!r}: use one of "
+                       f"{REMAT_POLICIES}")
+
+  @property
+  def compute_dtype(self):
+    return jnp.dtype(self.dtype)
+
+
+def rope_inverse_frequencies(cfg: DecoderConfig) -> np.ndarray:
+  """Per-pair rotation speeds [head_dim // 2], as Hugging Face computes them."""
+  exponents = np.arange(0, cfg.head_dim, 2).astype(np.float32) / cfg.head_dim
+  inv_freq = (1.0 / (np.float32(cfg.rope_theta)**exponents)).astype(np.float32)
+  if cfg.rope_scaling == "linear":
+    inv_freq = inv_freq / np.float32(cfg.rope_factor)
+  elif cfg.rope_scaling == "llama3":
+    old_len = cfg.rope_original_max_positions
+    low_wavelen = old_len / cfg.rope_low_freq_factor
+    high_wavelen = old_len / cfg.rope_high_freq_factor
+    wavelen = 2 * math.pi / inv_freq
+    scaled = np.where(wavelen > low_wavelen, inv_freq / cfg.rope_factor,
+                      inv_freq)
+    smooth = ((old_len / wavelen - cfg.rope_low_freq_factor) /
+              (cfg.rope_high_freq_factor - cfg.rope_low_freq_factor))
+    smoothed = (1 - smooth) * scaled / cfg.rope_factor + smooth * scaled
+    medium = (wavelen >= high_wavelen) & (wavelen <= low_wavelen)
+    inv_freq = np.where(medium, smoothed, scaled).astype(np.float32)
+  return inv_freq
+
+
+def apply_rope(x: Array, positions: Array, inv_freq: np.ndarray) -> Array:
+  """Rotates [batch, length, heads, head_dim] by position (half-split pairs)."""
+  angles = positions.astype(jnp.float32)[..., None] * jnp.asarray(inv_freq)
+  angles = jnp.concatenate([angles, angles], axis=-1)[:, :, None, :]
+  cos, sin = jnp.cos(angles).astype(x.dtype), jnp.sin(angles).astype(x.dtype)
+  half = x.shape[-1] // 2
+  rotated = jnp.concatenate([-x[..., half:], x[..., :half]], axis=-1)
+  return x * cos + rotated * sin
+
+
+class Attention(nn.Module):
+  """Grouped-query self-attention with RoPE and an optional KV cache."""
+  config: DecoderConfig
+  decode: bool = False
+
+  @nn.compact
+  def __call__(self, x: Array, positions: Array, mask: Array) -> Array:
+    cfg = self.config
+    dense = lambda name, heads, axis: layers.DenseGeneral(
+        (heads, cfg.head_dim), ("embed",), (axis, "kv"),
+        kernel_init=nn.initializers.normal(0.02), dtype=cfg.compute_dtype,
+        use_bias=cfg.qkv_bias, name=name)
+    query = dense("query", cfg.num_heads, "heads")(x)
+    key = dense("key", cfg.num_kv_heads, "kv_heads")(x)
+    value = dense("value", cfg.num_kv_heads, "kv_heads")(x)
+    inv_freq = rope_inverse_frequencies(cfg)
+    query = layers.constrain(apply_rope(query, positions, inv_freq),
+                             ("batch", "length", "heads", "kv"))
+    key = layers.constrain(apply_rope(key, positions, inv_freq),
+                           ("batch", "length", "kv_heads", "kv"))
+    value = layers.constrain(value, ("batch", "length", "kv_heads", "kv"))
+    if self.decode:
+      key, value = self._update_cache(key, value)
+    out = jax.nn.dot_product_attention(query, key, value, mask=mask)
+    out = layers.constrain(out, ("batch", "length", "heads", "kv"))
+    return layers.DenseGeneral(
+        (cfg.d_model,), ("heads", "kv"), ("embed",),
+        kernel_init=nn.initializers.normal(0.02), dtype=cfg.compute_dtype,
+        use_bias=cfg.out_bias, name="out")(out)
+
+  def _update_cache(self, key: Array, value: Array) -> tuple[Array, Array]:
+    initialised = self.has_variable("cache", "cached_key")
+    cached_key = self.variable("cache", "cached_key", jnp.zeros, key.shape,
+                               key.dtype)
+    cached_value = self.variable("cache", "cached_value", jnp.zeros,
+                                 value.shape, value.dtype)
+    index = self.variable("cache", "cache_index",
+                          lambda: jnp.array(0, jnp.int32))
+    if not initialised:  # the shape-defining call: nothing to attend to yet
+      return key, value
+    start = (0, index.value, 0, 0)
+    cached_key.value = jax.lax.dynamic_update_slice(
+        cached_key.value, key.astype(cached_key.value.dtype), start)
+    cached_value.value = jax.lax.dynamic_update_slice(
+        cached_value.value, value.astype(cached_value.value.dtype), start)
+    index.value = index.value + key.shape[1]
+    return cached_key.value, cached_value.value
+
+
+class DecoderLayer(nn.Module):
+  """Pre-norm attention and SwiGLU blocks; (x, None) so nn.scan can stack it."""
+  config: DecoderConfig
+  decode: bool = False
+  deterministic: bool = True
+
+  @nn.compact
+  def __call__(self, x: Array, positions: Array, mask: Array):
+    cfg = self.config
+    norm = lambda name: layers.RMSNorm(cfg.rms_norm_eps, cfg.compute_dtype,
+                                       name=name)
+    dropout = nn.Dropout(cfg.dropout_rate)
+    h = Attention(cfg, self.decode, name="attention")(
+        norm("pre_attention_norm")(x), positions, mask)
+    x = x + dropout(h, deterministic=self.deterministic)
+    h = layers.GatedMlp(cfg.d_ff, nn.silu, cfg.dropout_rate, cfg.compute_dtype,
+                        gate_name="gate", up_name="up", down_name="down",
+                        use_bias=cfg.mlp_bias, name="mlp")(
+                            norm("pre_mlp_norm")(x),
+                            deterministic=self.deterministic)
+    x = x + dropout(h, deterministic=self.deterministic)
+    return layers.constrain(x, ("batch", "length", "embed")), None
+
+
+class Decoder(nn.Module):
+  """Token ids -> float32 logits [batch, length, vocab]."""
+  config: DecoderConfig
+
+  @nn.compact
+  def __call__(self, tokens: Array, positions: Array, mask: Array, *,
+               decode: bool = False, deterministic: bool = True) -> Array:
+    """Args:
+      tokens: [batch, length] int32.
+      positions: [batch, length] RoPE positions.
+      mask: boolean [batch, 1, length, keys]; keys = length, or the cache
+        length when decoding.
+    """
+    cfg = self.config
+    embedder = layers.Embed(cfg.vocab_size, cfg.d_model, cfg.compute_dtype,
+                            embedding_init=nn.initializers.normal(0.02),
+                            name="token_embedder")
+    x = embedder(tokens)
+    x = nn.Dropout(cfg.dropout_rate)(x, deterministic=deterministic)
+    x = layers.constrain(x, ("batch", "length", "embed"))
+    stack = layers.layer_stack(DecoderLayer, num_layers=cfg.num_layers,
+                        scan=cfg.scan_layers, remat=cfg.remat_policy,
+                        broadcast_args=2)
+    if cfg.scan_layers:
+      x, _ = stack(cfg, decode, deterministic, name="layers")(x, positions,
+                                                              mask)
+    else:
+      for i in range(cfg.num_layers):
+        x, _ = stack(cfg, decode, deterministic, name=f"layers_{i}")(
+            x, positions, mask)
+    x = layers.RMSNorm(cfg.rms_norm_eps, cfg.compute_dtype,
+                       name="final_norm")(x)
+    if cfg.tie_word_embeddings:
+      logits = embedder.attend(x)
+    else:
+      logits = layers.DenseGeneral(
+          (cfg.vocab_size,), ("embed",), ("vocab",),
+          kernel_init=nn.initializers.normal(0.02), dtype=cfg.compute_dtype,
+          name="logits_dense")(x)
+    return layers.constrain(logits.astype(jnp.float32),
+                            ("batch", "length", "vocab"))
+
+
+def decoder_mask(segment_ids: Array, causal_attention: Array | None = None,
+                 positions: Array | None = None,
+                 sliding_window: int | None = None) -> Array:
+  """Training/scoring mask [batch, 1, length, length] over packed rows.
+
+  Causal within each segment; with `causal_attention` (seqio PrefixLM's
+  "decoder_causal_attention", 1 over the inputs) the input positions also
+  see each other bidirectionally (prefix LM).
+  """
+  length = segment_ids.shape[1]
+  idx = jnp.arange(length)
+  allowed = (idx[None, :, None] >= idx[None, None, :])
+  if causal_attention is not None:
+    prefix = causal_attention > 0
+    allowed = allowed | (prefix[:, :, None] & prefix[:, None, :])
+  if sliding_window is not None:
+    pos = positions if positions is not None else jnp.broadcast_to(
+        idx, segment_ids.shape)
+    allowed = allowed & (pos[:, :, None] - pos[:, None, :] < sliding_window)
+  same = segment_ids[:, :, None] == segment_ids[:, None, :]
+  real = (segment_ids[:, :, None] > 0) & (segment_ids[:, None, :] > 0)
+  return (allowed & same & real)[:, None]

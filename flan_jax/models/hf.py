@@ -1,0 +1,479 @@
+"""Hugging Face safetensors <-> flan_jax parameters, checked tensor by tensor.
+
+One table per family (`tensor_map`) lists every Hugging Face tensor with the
+parameter path it becomes and how it is laid out:
+
+    copy      same array (norm scales, embeddings, relative-position tables)
+    in_proj   torch Linear [out, in] -> our kernel [in, *out_split]
+    out_proj  torch Linear [out, in] -> our kernel [*in_split, out]
+    bias      [n] -> our bias [*split]
+
+Import checks the directory against the table before converting anything:
+a missing or unexpected tensor, a wrong shape or a non-float dtype, or an
+unreadable (e.g. truncated) safetensors file stops with one
+`HfConversionError` naming the tensor and file. Only safetensors are read;
+pickled `.bin` checkpoints are refused.
+
+Scanned models (`scan_layers=True`) keep per-layer tensors stacked under one
+"layers" name; `stack_layers` / `unstack_layers` convert between the layouts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import glob
+import json
+import os
+import re
+import shutil
+import tempfile
+from typing import Any, Iterator
+
+import jax
+import numpy as np
+from safetensors import SafetensorError, safe_open
+from safetensors.numpy import save_file
+
+from flan_jax.models import decoder
+from flan_jax.models import t5
+from flan_jax.models.hf_config import (HfConversionError, ModelConfig,
+                                       from_hf_config, to_hf_config)
+
+Params = dict[str, Any]
+FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+  hf_name: str
+  path: tuple[str, ...]
+  kind: str  # copy | in_proj | out_proj | bias
+
+
+def _t5_entries(cfg: t5.T5Config) -> Iterator[Entry]:
+  yield Entry("shared.weight", ("token_embedder", "embedding"), "copy")
+  yield Entry("encoder.block.0.layer.0.SelfAttention.relative_attention_bias"
+              ".weight", ("encoder_relpos_bias", "rel_embedding"), "copy")
+  yield Entry("decoder.block.0.layer.0.SelfAttention.relative_attention_bias"
+              ".weight", ("decoder_relpos_bias", "rel_embedding"), "copy")
+
+  def attention(hf, ours):
+    for name, our in (("q", "query"), ("k", "key"), ("v", "value")):
+      yield Entry(f"{hf}.{name}.weight", (*ours, our, "kernel"), "in_proj")
+    yield Entry(f"{hf}.o.weight", (*ours, "out", "kernel"), "out_proj")
+
+  def mlp(hf, ours):
+    yield Entry(f"{hf}.wi_0.weight", (*ours, "wi_0", "kernel"), "in_proj")
+    yield Entry(f"{hf}.wi_1.weight", (*ours, "wi_1", "kernel"), "in_proj")
+    yield Entry(f"{hf}.wo.weight", (*ours, "wo", "kernel"), "in_proj")
+
+  for i in range(cfg.num_encoder_layers):
+    hf, ours = f"encoder.block.{i}.layer", ("encoder", f"layers_{i}")
+    yield Entry(f"{hf}.0.layer_norm.weight",
+                (*ours, "pre_attention_layer_norm", "scale"), "copy")
+    yield from attention(f"{hf}.0.SelfAttention", (*ours, "attention"))
+    yield Entry(f"{hf}.1.layer_norm.weight",
+                (*ours, "pre_mlp_layer_norm", "scale"), "copy")
+    yield from mlp(f"{hf}.1.DenseReluDense", (*ours, "mlp"))
+  for i in range(cfg.num_decoder_layers):
+    hf, ours = f"decoder.block.{i}.layer", ("decoder", f"layers_{i}")
+    yield Entry(f"{hf}.0.layer_norm.weight",
+                (*ours, "pre_self_attention_layer_norm", "scale"), "copy")
+    yield from attention(f"{hf}.0.SelfAttention", (*ours, "self_attention"))
+    yield Entry(f"{hf}.1.layer_norm.weight",
+                (*ours, "pre_cross_attention_layer_norm", "scale"), "copy")
+    yield from attention(f"{hf}.1.EncDecAttention",
+                         (*ours, "encoder_decoder_attention"))
+    yield Entry(f"{hf}.2.layer_norm.weight",
+                (*ours, "pre_mlp_layer_norm", "scale"), "copy")
+    yield from mlp(f"{hf}.2.DenseReluDense", (*ours, "mlp"))
+  yield Entry("encoder.final_layer_norm.weight", ("encoder_norm", "scale"),
+              "copy")
+  yield Entry("decoder.final_layer_norm.weight", ("decoder_norm", "scale"),
+              "copy")
+  if not cfg.tie_word_embeddings:
+    yield Entry("lm_head.weight", ("logits_dense", "kernel"), "out_proj_t")
+
+
+def _decoder_entries(cfg: decoder.DecoderConfig) -> Iterator[Entry]:
+  yield Entry("model.embed_tokens.weight", ("token_embedder", "embedding"),
+              "copy")
+  for i in range(cfg.num_layers):
+    hf, ours = f"model.layers.{i}", f"layers_{i}"
+    yield Entry(f"{hf}.input_layernorm.weight",
+                (ours, "pre_attention_norm", "scale"), "copy")
+    for name, our in (("q", "query"), ("k", "key"), ("v", "value")):
+      yield Entry(f"{hf}.self_attn.{name}_proj.weight",
+                  (ours, "attention", our, "kernel"), "in_proj")
+      if cfg.qkv_bias:
+        yield Entry(f"{hf}.self_attn.{name}_proj.bias",
+                    (ours, "attention", our, "bias"), "bias")
+    yield Entry(f"{hf}.self_attn.o_proj.weight",
+                (ours, "attention", "out", "kernel"), "out_proj")
+    if cfg.out_bias:
+      yield Entry(f"{hf}.self_attn.o_proj.bias",
+                  (ours, "attention", "out", "bias"), "bias")
+    yield Entry(f"{hf}.post_attention_layernorm.weight",
+                (ours, "pre_mlp_norm", "scale"), "copy")
+    for name in ("gate", "up", "down"):
+      yield Entry(f"{hf}.mlp.{name}_proj.weight",
+                  (ours, "mlp", name, "kernel"), "in_proj")
+      if cfg.mlp_bias:
+        yield Entry(f"{hf}.mlp.{name}_proj.bias", (ours, "mlp", name, "bias"),
+                    "bias")
+  yield Entry("model.norm.weight", ("final_norm", "scale"), "copy")
+  if not cfg.tie_word_embeddings:
+    yield Entry("lm_head.weight", ("logits_dense", "kernel"), "out_proj_t")
+
+
+def tensor_map(config: ModelConfig) -> list[Entry]:
+  if isinstance(config, t5.T5Config):
+    return list(_t5_entries(config))
+  return list(_decoder_entries(config))
+
+
+# Tensors a checkpoint may hold that duplicate another one (tied copies) or
+# that transformers recomputes; import ignores them.
+_IGNORED = re.compile(r"(encoder|decoder)\.embed_tokens\.weight$|"
+                      r".*rotary_emb\.inv_freq$")
+
+
+def _hf_shape(kind: str, shape: tuple[int, ...]) -> tuple[int, ...]:
+  if kind == "copy":
+    return shape
+  if kind == "in_proj":  # ours [in, *out]
+    return (int(np.prod(shape[1:])), shape[0])
+  if kind == "out_proj":  # ours [*in, out]
+    return (shape[-1], int(np.prod(shape[:-1])))
+  if kind == "out_proj_t":  # ours [embed, vocab] <- torch [vocab, embed]
+    return (shape[1], shape[0])
+  if kind == "bias":
+    return (int(np.prod(shape)),)
+  raise AssertionError(kind)
+
+
+def _to_ours(kind: str, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+  if kind in ("copy", "bias"):
+    return x.reshape(shape)
+  return x.T.reshape(shape)  # in_proj, out_proj, out_proj_t
+
+
+def _to_hf(kind: str, x: np.ndarray) -> np.ndarray:
+  if kind == "copy":
+    return x
+  if kind == "bias":
+    return x.reshape(-1)
+  if kind == "in_proj":
+    return x.reshape(x.shape[0], -1).T
+  if kind == "out_proj":
+    return x.reshape(-1, x.shape[-1]).T
+  return x.T  # out_proj_t
+
+
+# ---- reading a Hugging Face directory -------------------------------------
+
+
+def read_config(directory: str) -> dict[str, Any]:
+  path = os.path.join(directory, "config.json")
+  if not os.path.isfile(path):
+    raise HfConversionError(f"{directory}: no config.json; pass a Hugging "
+                            f"Face model directory")
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except json.JSONDecodeError as e:
+    raise HfConversionError(f"{path}: not valid JSON ({e})") from None
+
+
+def safetensors_files(directory: str) -> list[str]:
+  """The checkpoint files: the sharded index's shards, else *.safetensors."""
+  index = os.path.join(directory, "model.safetensors.index.json")
+  if os.path.isfile(index):
+    with open(index) as f:
+      weight_map = json.load(f).get("weight_map")
+    if not isinstance(weight_map, dict):
+      raise HfConversionError(f"{index}: no 'weight_map' object")
+    files = sorted(set(weight_map.values()))
+    for name in files:
+      if not os.path.isfile(os.path.join(directory, name)):
+        raise HfConversionError(f"{index}: shard {name} is missing")
+    return [os.path.join(directory, name) for name in files]
+  files = sorted(glob.glob(os.path.join(directory, "*.safetensors")))
+  if not files:
+    pickled = glob.glob(os.path.join(directory, "*.bin"))
+    hint = (" (found pickled .bin weights, which are not read: convert them "
+            "to safetensors with transformers first)" if pickled else "")
+    raise HfConversionError(f"{directory}: no .safetensors files{hint}")
+  return files
+
+
+def read_tensors(directory: str) -> dict[str, np.ndarray]:
+  """Every tensor in the directory's safetensors files (numpy, any dtype)."""
+  tensors: dict[str, np.ndarray] = {}
+  for path in safetensors_files(directory):
+    try:
+      with safe_open(path, framework="numpy") as f:
+        for name in f.keys():
+          dtype = f.get_slice(name).get_dtype()
+          if dtype not in FLOAT_DTYPES:
+            raise HfConversionError(
+                f"{os.path.basename(path)}: tensor {name} has dtype {dtype}; "
+                f"weights must be floating point ({', '.join(FLOAT_DTYPES)})")
+          if name in tensors:
+            raise HfConversionError(f"tensor {name} appears in two files")
+          tensors[name] = f.get_tensor(name)
+    except SafetensorError as e:
+      raise HfConversionError(
+          f"{path}: unreadable safetensors file ({e}); it may be truncated, "
+          f"download it again") from None
+  return tensors
+
+
+def _set(tree: Params, path: tuple[str, ...], value) -> None:
+  for key in path[:-1]:
+    tree = tree.setdefault(key, {})
+  tree[path[-1]] = value
+
+
+def _get(tree: Params, path: tuple[str, ...]):
+  for key in path:
+    tree = tree[key]
+  return tree
+
+
+def expected_shapes(config: ModelConfig) -> Params:
+  """Our unscanned parameter shapes for `config` (no arrays allocated)."""
+  unscanned = dataclasses.replace(config, scan_layers=False)
+  if isinstance(config, t5.T5Config):
+    module = t5.Transformer(unscanned)
+    args = (np.ones((1, 4), np.int32), np.ones((1, 4), np.int32))
+  else:
+    module = decoder.Decoder(unscanned)
+    args = (np.ones((1, 4), np.int32), np.zeros((1, 4), np.int32),
+            np.ones((1, 1, 4, 4), bool))
+  import flax.linen as nn  # pylint: disable=g-import-not-at-top
+  abstract = jax.eval_shape(lambda r: module.init(r, *args)["params"],
+                            jax.random.key(0))
+  return jax.tree.map(lambda x: tuple(x.shape), nn.unbox(abstract))
+
+
+def params_from_tensors(config: ModelConfig,
+                        tensors: dict[str, np.ndarray]) -> Params:
+  """Checks every tensor against the table, then builds float32 params."""
+  entries = tensor_map(config)
+  shapes = expected_shapes(config)
+  known = {e.hf_name for e in entries}
+  extra = sorted(n for n in tensors if n not in known and not _IGNORED.match(n))
+  if "lm_head.weight" in extra and config.tie_word_embeddings:
+    embed = entries[0].hf_name
+    if np.array_equal(tensors["lm_head.weight"], tensors.get(embed)):
+      extra.remove("lm_head.weight")  # a saved copy of the tied embedding
+  if extra:
+    raise HfConversionError(
+        f"unexpected tensor {extra[0]} ({len(extra)} unexpected in all) for "
+        f"{type(config).__name__} {_summary(config)}; the config.json does not"
+        f" match the weights")
+  params: Params = {}
+  for entry in entries:
+    if entry.hf_name not in tensors:
+      raise HfConversionError(f"missing tensor {entry.hf_name} (needed for "
+                              f"parameter {'/'.join(entry.path)})")
+    ours = _get(shapes, entry.path)
+    want = _hf_shape(entry.kind, ours)
+    got = tuple(tensors[entry.hf_name].shape)
+    if got != want:
+      raise HfConversionError(f"tensor {entry.hf_name} has shape {got}, "
+                              f"expected {want} from config.json")
+    value = tensors[entry.hf_name].astype(np.float32)
+    _set(params, entry.path, _to_ours(entry.kind, value, ours))
+  return stack_layers(params) if config.scan_layers else params
+
+
+def _summary(config: ModelConfig) -> str:
+  if isinstance(config, t5.T5Config):
+    return (f"(d_model={config.d_model}, layers={config.num_encoder_layers}/"
+            f"{config.num_decoder_layers}, tied={config.tie_word_embeddings})")
+  return (f"(family={config.family}, d_model={config.d_model}, "
+          f"layers={config.num_layers}, tied={config.tie_word_embeddings}, "
+          f"qkv_bias={config.qkv_bias})")
+
+
+def tensors_from_params(config: ModelConfig, params: Params
+                        ) -> dict[str, np.ndarray]:
+  """Our parameters as Hugging Face tensors (float32, contiguous)."""
+  if config.scan_layers:
+    params = unstack_layers(params)
+  out = {}
+  for entry in tensor_map(config):
+    value = np.asarray(jax.device_get(_get(params, entry.path)), np.float32)
+    out[entry.hf_name] = np.ascontiguousarray(_to_hf(entry.kind, value))
+  return out
+
+
+def load_hf(directory: str, **overrides) -> tuple[ModelConfig, Params]:
+  """(config, float32 params) of a local Hugging Face model directory."""
+  config = from_hf_config(read_config(directory), **overrides)
+  return config, params_from_tensors(config, read_tensors(directory))
+
+
+# ---- scanned layouts --------------------------------------------------------
+
+_LAYER_KEY = re.compile(r"^layers_(\d+)$")
+
+
+def stack_layers(params: Params) -> Params:
+  """{"layers_0": t0, "layers_1": t1} -> {"layers": stacked}, at any depth.
+
+  The scanned layout of `scan_layers=True` (flax nn.scan, axis 0).
+  """
+  if not isinstance(params, dict):
+    return params
+  layer_items = sorted((int(m.group(1)), v) for k, v in params.items()
+                       if (m := _LAYER_KEY.match(k)))
+  out = {k: stack_layers(v) for k, v in params.items()
+         if not _LAYER_KEY.match(k)}
+  if layer_items:
+    out["layers"] = jax.tree.map(lambda *xs: np.stack(xs),
+                                 *[v for _, v in layer_items])
+  return out
+
+
+def unstack_layers(params: Params) -> Params:
+  """Inverse of `stack_layers`."""
+  if not isinstance(params, dict):
+    return params
+  out = {}
+  for key, value in params.items():
+    if key == "layers":
+      n = jax.tree.leaves(value)[0].shape[0]
+      for i in range(n):
+        out[f"layers_{i}"] = jax.tree.map(lambda x, i=i: x[i], value)
+    else:
+      out[key] = unstack_layers(value)
+  return out
+
+
+# ---- writing: atomic directories, Hugging Face export, orbax import ---------
+
+TOKENIZER_FILES = ("spiece.model", "tokenizer.json", "tokenizer_config.json",
+                   "special_tokens_map.json", "generation_config.json")
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str, *, overwrite: bool = False):
+  """Yields a temporary sibling directory renamed to `path` on success.
+
+  On any error the temporary directory is removed, so `path` is either
+  absent, untouched, or complete.
+  """
+  path = os.path.abspath(path.rstrip("/"))
+  if os.path.exists(path) and not overwrite:
+    raise HfConversionError(f"{path} already exists; choose a new output "
+                            f"directory or pass --overwrite")
+  parent = os.path.dirname(path)
+  os.makedirs(parent, exist_ok=True)
+  tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.partial-",
+                         dir=parent)
+  try:
+    yield tmp
+  except BaseException:
+    shutil.rmtree(tmp, ignore_errors=True)
+    raise
+  if os.path.exists(path):
+    shutil.rmtree(path)
+  os.rename(tmp, path)
+
+
+def _copy_tokenizer(source_dir: str | None, target_dir: str) -> list[str]:
+  copied = []
+  for name in TOKENIZER_FILES if source_dir else ():
+    source = os.path.join(source_dir, name)
+    if os.path.isfile(source):
+      shutil.copy(source, os.path.join(target_dir, name))
+      copied.append(name)
+  return copied
+
+
+def save_hf(config: ModelConfig, params: Params, output_dir: str, *,
+            tokenizer_dir: str | None = None, overwrite: bool = False) -> str:
+  """Writes config.json + model.safetensors that `from_pretrained` loads."""
+  hf_config = to_hf_config(config)
+  tensors = tensors_from_params(config, params)
+  with atomic_directory(output_dir, overwrite=overwrite) as tmp:
+    with open(os.path.join(tmp, "config.json"), "w") as f:
+      json.dump(hf_config, f, indent=2, sort_keys=True)
+    save_file(tensors, os.path.join(tmp, "model.safetensors"),
+              metadata={"format": "pt"})
+    _copy_tokenizer(tokenizer_dir, tmp)
+  return os.path.abspath(output_dir)
+
+
+def _save_params_checkpoint(directory: str, params: Params,
+                            meta: dict[str, Any]) -> None:
+  """Step 0 in `flan_jax.checkpoints` layout, with no optimizer state (a
+  fresh run builds its own); the trainer and eval jobs read params + meta."""
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+  manager = ocp.CheckpointManager(
+      directory, options=ocp.CheckpointManagerOptions(create=True),
+      item_names=("params", "opt_state", "meta"))
+  manager.save(0, args=ocp.args.Composite(
+      params=ocp.args.StandardSave(params), meta=ocp.args.JsonSave(meta)),
+               force=True)
+  manager.wait_until_finished()
+  manager.close()
+
+
+def convert_to_checkpoint(hf_dir: str, output_dir: str, *,
+                          overwrite: bool = False, **overrides) -> str:
+  """Hugging Face directory -> `<output_dir>/checkpoints/0` + `model.gin`.
+
+  The checkpoint has the trainer's layout (orbax, items "params" and
+  "meta"), so `train.initial_checkpoint` and eval jobs read it. `overrides`
+  set DecoderConfig/T5Config fields such as dtype or scan_layers.
+  Returns the checkpoint step directory.
+  """
+  from flan_jax.models import hf_config  # pylint: disable=g-import-not-at-top
+  config, params = load_hf(hf_dir, **overrides)
+  with atomic_directory(output_dir, overwrite=overwrite) as tmp:
+    _save_params_checkpoint(os.path.join(tmp, "checkpoints"), params,
+                            {"step": 0, "converted_from":
+                             os.path.abspath(hf_dir)})
+    comment = (f"Converted from {os.path.abspath(hf_dir)} by "
+               f"scripts/convert_hf.py.\nInitial checkpoint: "
+               f"{os.path.abspath(output_dir)}/checkpoints/0")
+    with open(os.path.join(tmp, "model.gin"), "w") as f:
+      f.write(hf_config.gin_model_file(config, comment=comment))
+    tokenizer = os.path.join(tmp, "tokenizer")
+    os.makedirs(tokenizer)
+    _copy_tokenizer(hf_dir, tokenizer)
+    shutil.copy(os.path.join(hf_dir, "config.json"),
+                os.path.join(tokenizer, "hf_config.json"))
+  return os.path.join(os.path.abspath(output_dir), "checkpoints", "0")
+
+
+def restore_params(model, checkpoint: str) -> Params:
+  """float32 params of `<model_dir>/checkpoints/<step>` for `model`."""
+  from flan_jax import checkpoints  # pylint: disable=g-import-not-at-top
+  import flax.linen as nn  # pylint: disable=g-import-not-at-top
+  checkpoint = os.path.abspath(checkpoint.rstrip("/"))
+  directory, step = os.path.split(checkpoint)
+  if not step.isdigit():
+    raise HfConversionError(f"{checkpoint}: pass a checkpoint step directory "
+                            f"(<model_dir>/checkpoints/<step>)")
+  shapes = {"encoder_input_tokens": (1, 4), "decoder_input_tokens": (1, 4)}
+  abstract = nn.unbox(jax.eval_shape(
+      lambda r: model.init_variables(r, shapes)["params"], jax.random.key(0)))
+  checkpointer = checkpoints.Checkpointer(directory, read_only=True)
+  params, _, _ = checkpointer.restore(int(step), abstract, None)
+  checkpointer.close()
+  return params
+
+
+def export_checkpoint(model, checkpoint: str, output_dir: str, *,
+                      tokenizer_dir: str | None = None,
+                      overwrite: bool = False) -> str:
+  """A checkpoint of ours -> a Hugging Face directory (see `save_hf`)."""
+  params = restore_params(model, checkpoint)
+  return save_hf(model.config, params, output_dir,
+                 tokenizer_dir=tokenizer_dir, overwrite=overwrite)

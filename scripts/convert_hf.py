@@ -1,0 +1,62 @@
+r"""Convert a local Hugging Face model directory into a flan_jax checkpoint.
+
+    python scripts/convert_hf.py --hf_dir=/models/flan-t5-base \
+        --output_dir=/ckpt/flan-t5-base
+
+Reads config.json and the safetensors weights (a sharded
+model.safetensors.index.json too; pickled .bin files are refused) of a
+T5 v1.1 / FLAN-T5 / mT5, Llama, Mistral or Qwen2 model and writes
+
+    OUTPUT_DIR/checkpoints/0   orbax checkpoint (train.initial_checkpoint)
+    OUTPUT_DIR/model.gin       the model config that reproduces it (MODEL)
+    OUTPUT_DIR/tokenizer/      spiece.model / tokenizer.json, if present
+
+Every tensor is checked against config.json first; any problem stops with one
+line naming the tensor or field, and OUTPUT_DIR is then never created.
+"""
+
+from flan_jax import cli  # sets up TF logging before TensorFlow loads
+
+import sys
+
+from absl import app
+from absl import flags
+
+from flan_jax.models import hf
+from flan_jax.models import hf_config
+
+_HF_DIR = flags.DEFINE_string("hf_dir", None, "Hugging Face model directory.",
+                              required=True)
+_OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where to write.",
+                                  required=True)
+_DTYPE = flags.DEFINE_enum("dtype", "float32", ["float32", "bfloat16"],
+                           "Compute dtype recorded in model.gin (parameters "
+                           "are stored in float32 either way).")
+_SCAN = flags.DEFINE_bool("scan_layers", False,
+                          "Store layers stacked for nn.scan.")
+_REMAT = flags.DEFINE_enum("remat_policy", "none",
+                           ["none", "full", "dots", "dots_no_batch"],
+                           "Rematerialisation policy recorded in model.gin.")
+_OVERWRITE = flags.DEFINE_bool("overwrite", False,
+                               "Replace OUTPUT_DIR if it exists.")
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  cli.setup_logging()
+  try:
+    checkpoint = hf.convert_to_checkpoint(
+        _HF_DIR.value, _OUTPUT_DIR.value, overwrite=_OVERWRITE.value,
+        dtype=_DTYPE.value, scan_layers=_SCAN.value,
+        remat_policy=_REMAT.value)
+  except (hf_config.HfConversionError, FileNotFoundError) as e:
+    sys.exit(f"convert_hf: {e}")
+  print(f"checkpoint: {checkpoint}\n"
+        f"model gin:  {_OUTPUT_DIR.value}/model.gin\n"
+        f"train with: --gin_file={_OUTPUT_DIR.value}/model.gin "
+        f"--gin.train.initial_checkpoint=\"'{checkpoint}'\"")
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,54 @@
+r"""Export a flan_jax checkpoint as a Hugging Face model directory.
+
+    python scripts/export_hf.py --gin_file=/ckpt/flan-t5-base/model.gin \
+        --checkpoint=/runs/tuned/checkpoints/2000 \
+        --tokenizer_dir=/ckpt/flan-t5-base/tokenizer --output_dir=/export/tuned
+
+--gin_file gives the MODEL the checkpoint was trained with (a gin/models/ file
+or the model.gin written by convert_hf.py). The output holds config.json,
+model.safetensors (float32) and the tokenizer files found in --tokenizer_dir;
+`transformers.AutoModel*.from_pretrained(OUTPUT_DIR)` loads it. The directory
+is written under a temporary name and renamed when complete.
+"""
+
+from flan_jax import cli  # sets up TF logging before TensorFlow loads
+
+import sys
+
+from absl import app
+from absl import flags
+
+from flan_jax import gin_utils
+from flan_jax.models import hf
+from flan_jax.models import hf_config
+
+_CHECKPOINT = flags.DEFINE_string(
+    "checkpoint", None, "Checkpoint step directory "
+    "(<model_dir>/checkpoints/<step>).", required=True)
+_OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where to write.",
+                                  required=True)
+_TOKENIZER_DIR = flags.DEFINE_string(
+    "tokenizer_dir", None, "Directory with spiece.model / tokenizer.json to "
+    "copy alongside the weights.")
+_OVERWRITE = flags.DEFINE_bool("overwrite", False,
+                               "Replace OUTPUT_DIR if it exists.")
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  cli.setup_logging()
+  cli.import_modules()
+  gin_utils.parse_gin_flags()
+  model = gin_utils.model_macro()
+  try:
+    out = hf.export_checkpoint(model, _CHECKPOINT.value, _OUTPUT_DIR.value,
+                               tokenizer_dir=_TOKENIZER_DIR.value,
+                               overwrite=_OVERWRITE.value)
+  except hf_config.HfConversionError as e:
+    sys.exit(f"export_hf: {e}")
+  print(f"exported {_CHECKPOINT.value} to {out}")
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=gin_utils.flags_parser)

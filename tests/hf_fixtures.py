@@ -1,0 +1,112 @@
+"""Tiny random Hugging Face models written to disk the way the hub ships them.
+
+Built with transformers and the local CPU torch (no downloads). Each writer
+saves config.json + model.safetensors from the model's state dict (tied
+copies dropped, as `save_pretrained` does) and returns the directory.
+"""
+
+import json
+import os
+
+import numpy as np
+import torch
+import transformers
+from safetensors.numpy import save_file
+
+VOCAB = 96
+
+T5_CONFIG = dict(vocab_size=VOCAB, d_model=32, d_kv=8, d_ff=48, num_layers=2,
+                 num_decoder_layers=3, num_heads=4,
+                 relative_attention_num_buckets=8,
+                 relative_attention_max_distance=20,
+                 feed_forward_proj="gated-gelu", dropout_rate=0.0,
+                 decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
+
+_DECODER_BASE = dict(vocab_size=VOCAB, hidden_size=32, intermediate_size=48,
+                     num_hidden_layers=2, num_attention_heads=4,
+                     num_key_value_heads=2, rms_norm_eps=1e-5,
+                     max_position_embeddings=64)
+
+DECODER_CONFIGS = {
+    # Grouped-query attention (4 query heads share 2 kv heads), untied.
+    "llama_gqa_untied": ("llama", dict(_DECODER_BASE, tie_word_embeddings=False)),
+    # Multi-query attention, tied embeddings, attention biases, llama3 RoPE.
+    "llama_mqa_tied_bias_rope3": ("llama", dict(
+        _DECODER_BASE, num_key_value_heads=1, tie_word_embeddings=True,
+        attention_bias=True, rope_parameters=dict(
+            rope_type="llama3", rope_theta=500000.0, factor=8.0,
+            low_freq_factor=1.0, high_freq_factor=4.0,
+            original_max_position_embeddings=16))),
+    # Qwen2: q/k/v biases, head_dim given explicitly.
+    "qwen2_bias": ("qwen2", dict(_DECODER_BASE, head_dim=16,
+                                 tie_word_embeddings=False,
+                                 rope_parameters=dict(rope_type="default",
+                                                      rope_theta=1e6))),
+    # Mistral: sliding window shorter than the test sequences, linear RoPE.
+    "mistral_window": ("mistral", dict(
+        _DECODER_BASE, sliding_window=6, tie_word_embeddings=False,
+        rope_parameters=dict(rope_type="linear", rope_theta=10000.0,
+                             factor=2.0))),
+}
+
+_CLASSES = {
+    "t5": (transformers.T5Config, transformers.T5ForConditionalGeneration),
+    "llama": (transformers.LlamaConfig, transformers.LlamaForCausalLM),
+    "qwen2": (transformers.Qwen2Config, transformers.Qwen2ForCausalLM),
+    "mistral": (transformers.MistralConfig, transformers.MistralForCausalLM),
+}
+
+
+def _randomise(model, seed):
+  """Non-trivial values everywhere, at a scale that gives logits of order 1
+  to 10 (HF's own init gives ~0.01 logits, too small to test 1e-4 parity)."""
+  gen = torch.Generator().manual_seed(seed)
+  with torch.no_grad():
+    for name, p in model.named_parameters():
+      if name.endswith("layer_norm.weight") or name.endswith("norm.weight"):
+        p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=gen))
+      elif name.endswith(".bias"):
+        p.copy_(0.1 * torch.randn(p.shape, generator=gen))
+      elif "embed" in name or name.startswith("shared"):
+        p.copy_(torch.randn(p.shape, generator=gen))
+      elif p.ndim == 2:  # Linear [out, in]: unit-variance outputs
+        p.copy_(torch.randn(p.shape, generator=gen) * p.shape[1]**-0.5)
+
+
+def write_model(directory, model_type, config_kwargs, *, seed=0,
+                untie_t5=True):
+  """Builds a random model, writes it to `directory`, returns config dict."""
+  torch.manual_seed(seed)
+  config_cls, model_cls = _CLASSES[model_type]
+  config = config_cls(**config_kwargs)
+  model = model_cls(config).eval()
+  _randomise(model, seed)
+  state = {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
+  config_dict = config.to_dict()
+  config_dict["architectures"] = [model_cls.__name__]
+  # transformers 5 derives this from tie_word_embeddings; hub files lack it.
+  config_dict.pop("scale_decoder_outputs", None)
+  tied = config_kwargs.get("tie_word_embeddings", model_type == "t5")
+  if model_type == "t5":
+    state.pop("encoder.embed_tokens.weight", None)
+    state.pop("decoder.embed_tokens.weight", None)
+    if untie_t5:  # T5 v1.1 / FLAN-T5: separate output layer, no rescaling
+      state["lm_head.weight"] = np.random.RandomState(seed).normal(
+          0, 1, state["shared.weight"].shape).astype(np.float32)
+      config_dict["tie_word_embeddings"] = False
+      tied = False
+  if tied:
+    state.pop("lm_head.weight", None)
+  os.makedirs(directory, exist_ok=True)
+  with open(os.path.join(directory, "config.json"), "w") as f:
+    json.dump(config_dict, f)
+  save_file(state, os.path.join(directory, "model.safetensors"),
+            metadata={"format": "pt"})
+  return config_dict
+
+
+def load_reference(directory, model_type):
+  """The transformers model as `from_pretrained` reads the directory."""
+  model_cls = _CLASSES[model_type][1]
+  return model_cls.from_pretrained(directory, dtype=torch.float32,
+                                   attn_implementation="eager").eval()

@@ -1,0 +1,46 @@
+"""gin/models/*.gin build the advertised shapes (parameter counts, no arrays)."""
+
+import math
+import os
+
+import gin
+import jax
+import pytest
+
+from flan_jax import gin_utils
+
+# Parameter counts of the public checkpoints of the same shapes (and of the
+# paper's 137B for the planning file), within 1.5%.
+EXPECTED = {
+    "t5_1_1_small": 77.0e6, "t5_1_1_base": 247.6e6, "t5_1_1_large": 783.2e6,
+    "t5_1_1_xl": 2.85e9, "t5_1_1_xxl": 11.14e9, "llama_1b": 1.236e9,
+    "llama_7b": 6.738e9, "lamda_pt_137b": 137e9,
+}
+
+
+def _param_count(name):
+  # finalize_config locks gin; parse and clear inside one unlocked scope.
+  with gin.unlock_config():
+    gin.clear_config()
+    try:
+      gin_utils.parse_gin([os.path.join(gin_utils.REPO_GIN_DIR, "models", f"{name}.gin")])
+      model = gin_utils.model_macro()
+    finally:
+      gin.clear_config()
+  shapes = {"encoder_input_tokens": (1, 8), "decoder_input_tokens": (1, 8)}
+  abstract = jax.eval_shape(lambda r: model.init_variables(r, shapes),
+                            jax.random.key(0))["params"]
+  import flax.linen as nn  # pylint: disable=g-import-not-at-top
+  return sum(math.prod(x.shape) for x in jax.tree.leaves(nn.unbox(abstract)))
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_model_gin_has_expected_parameter_count(name):
+  count = _param_count(name)
+  assert abs(count - EXPECTED[name]) / EXPECTED[name] < 0.015, count
+
+
+def test_every_model_gin_is_covered():
+  names = {f[:-4] for f in os.listdir(os.path.join(gin_utils.REPO_GIN_DIR,
+                                                   "models"))}
+  assert set(EXPECTED) | {"t5_demo", "t5_1_1_tiny", "decoder_tiny"} == names
