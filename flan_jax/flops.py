@@ -4,9 +4,10 @@ MFU = (model FLOPs per step x steps per second) / (peak FLOP/s x devices).
 
 Model FLOPs count the matrix multiplies the architecture needs (forward x 3
 for forward + backward), not what the compiler happens to run (no credit for
-rematerialisation). For a T5-style config they come from the config
-(`t5_train_flops`); for any other model class from XLA's cost analysis of the
-model's forward pass (`xla_train_flops`), which counts the same matmuls.
+rematerialisation). For T5-style and decoder-only configs they come from the
+config (`t5_train_flops`, `decoder_train_flops`); for any other model class
+from XLA's cost analysis of the model's forward pass (`xla_train_flops`),
+which counts the same matmuls.
 
 Peak FLOP/s comes from a table of accelerators (dense, per JAX device) or,
 on CPU, from a measured float32 matmul (`measured_matmul_peak`).
@@ -68,6 +69,23 @@ def t5_train_flops(config: Any, batch_size: int, inputs_length: int,
   return 3.0 * batch_size * (encoder + decoder + logits)
 
 
+def decoder_train_flops(config: Any, batch_size: int, length: int) -> float:
+  """Matmul FLOPs of one decoder-only train step (forward + backward).
+
+  Grouped-query attention projects keys and values to `num_kv_heads` heads;
+  attention scores are counted over the whole (masked) length.
+  """
+  d, hd = config.d_model, config.head_dim
+  q = config.num_heads * hd
+  kv = getattr(config, "num_kv_heads", config.num_heads) * hd
+  per_token = config.num_layers * (
+      2 * d * (2 * q + 2 * kv)            # q, o and k, v projections
+      + 3 * 2 * d * config.d_ff           # gated MLP
+      + 4 * length * q)                   # scores and weighted sum
+  per_token += 2 * d * config.vocab_size  # logits
+  return 3.0 * batch_size * length * per_token
+
+
 def xla_train_flops(model, abstract_params: Any,
                     batch_shapes: Mapping[str, tuple[int, ...]]) -> float:
   """3 x XLA's FLOP count of the model's forward loss, for any model class."""
@@ -89,6 +107,11 @@ def train_flops(model, abstract_params: Any,
     batch, le = batch_shapes["encoder_input_tokens"]
     _, ld = batch_shapes["decoder_input_tokens"]
     return t5_train_flops(config, batch, le, ld)
+  if config is not None and all(hasattr(config, a) for a in (
+      "num_layers", "d_ff", "head_dim", "num_heads")) and (
+          "encoder_input_tokens" not in batch_shapes):
+    batch, length = batch_shapes["decoder_input_tokens"]
+    return decoder_train_flops(config, batch, length)
   return xla_train_flops(model, abstract_params, batch_shapes)
 
 

@@ -74,6 +74,7 @@ def _wait_for_step(process, step: int, timeout: float = 600) -> None:
                        f"{process.wait()} {process.stdout.read()[-2000:]}")
 
 
+@pytest.mark.slow  # three training processes: minutes on 2 cores
 def test_sigterm_then_sigkill_then_resume_is_bit_exact(uninterrupted,
                                                        tmp_path):
   model_dir = str(tmp_path)

@@ -30,3 +30,19 @@ def test_peak_flops_and_mfu():
   if jax.devices()[0].platform == "cpu":
     assert source == "measured float32 matmul"
   assert abs(flops.mfu(50.0, 1.0, 2, 50.0) - 0.5) < 1e-12
+
+
+def test_decoder_only_config_flops_match_xla_cost_analysis():
+  from flan_jax import decoder_only_model  # pylint: disable=g-import-not-at-top
+  from flan_jax.models import decoder  # pylint: disable=g-import-not-at-top
+  config = decoder.DecoderConfig(vocab_size=1024, d_model=256, num_layers=2,
+                                 num_heads=4, num_kv_heads=2, head_dim=64,
+                                 d_ff=512)
+  model = decoder_only_model.DecoderOnlyModel(config)
+  shapes = train_state.model_input_shapes(model.feature_converter(pack=True),
+                                          {"inputs": 48, "targets": 16}, 4)
+  abstract, _ = train_state.param_logical_axes(model, shapes)
+  from_config = flops.train_flops(model, abstract, shapes)
+  from_xla = flops.xla_train_flops(model, abstract, shapes)
+  assert from_config == flops.decoder_train_flops(config, 4, 64)
+  assert from_config <= from_xla <= 1.08 * from_config

@@ -22,6 +22,7 @@ def _free_port() -> int:
     return s.getsockname()[1]
 
 
+@pytest.mark.slow  # three training processes: minutes on 2 cores
 def test_two_processes_give_the_same_losses_as_one(tmp_path):
   # One process, reading the data as two shards (as two hosts would).
   single = toy_training.run(str(tmp_path / "single"), STEPS, num_data_shards=2)
