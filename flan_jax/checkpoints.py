@@ -105,6 +105,14 @@ class Checkpointer:
     inspection) and the next older one is tried.
     """
     for step in reversed(self.all_steps()):
+      step_dir = os.path.join(self.directory, str(step))
+      if opt_state_like is not None and not os.path.isdir(
+          os.path.join(step_dir, "opt_state")):
+        # Not damage: a parameters-only checkpoint (e.g. converted from
+        # Hugging Face) is a starting point, not a run to resume.
+        raise ValueError(
+            f"checkpoint {step_dir} holds parameters only; start from it with "
+            f"train.initial_checkpoint='{step_dir}' and a new model_dir")
       try:
         params, opt_state, meta = self.restore(step, params_like,
                                                opt_state_like)

@@ -164,3 +164,19 @@ def test_retention_keeps_the_last_n_and_every_kth(tmp_path):
   result = toy_training.run(str(tmp_path), 12, checkpoint_every_steps=2,
                             keep_checkpoints=2, keep_checkpoint_period=4)
   assert result.checkpoint_steps == [0, 4, 8, 10, 12]
+
+
+def test_a_parameters_only_checkpoint_is_not_taken_for_a_corrupt_one(tmp_path):
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+  params = {"w": np.arange(6, dtype=np.float32).reshape(2, 3)}
+  manager = ocp.CheckpointManager(
+      str(tmp_path), options=ocp.CheckpointManagerOptions(create=True),
+      item_names=("params", "opt_state", "meta"))
+  manager.save(0, args=ocp.args.Composite(
+      params=ocp.args.StandardSave(params), meta=ocp.args.JsonSave({})))
+  manager.wait_until_finished()
+  manager.close()
+  ckpt = checkpoints.Checkpointer(str(tmp_path))
+  with pytest.raises(ValueError, match="initial_checkpoint"):
+    ckpt.restore_latest(params, {"v": np.zeros(3, np.float32)})
+  assert ckpt.all_steps() == [0]  # left in place
