@@ -282,14 +282,22 @@ def train(*,
   final_metrics: dict[str, float] = {}
   history: list[tuple[int, dict[str, float]]] = []
   pending: list[dict[str, jax.Array]] = []
-  interval_start, interval_tokens = time.perf_counter(), 0
+  interval_start, interval_tokens, interval_steps = time.perf_counter(), 0, 0
   step, preempted = start_step, False
   try:
     with partitioner.context(), _PreemptionFlag() as preemption:
       while step < num_train_steps:
         host_batch = next(batches)
-        interval_tokens += _real_tokens(host_batch) * jax.process_count()
         state, metrics = step_fn(state, partitioner.global_batch(host_batch))
+        if step == start_step:
+          # The first step compiles: keep it out of tokens/s and MFU.
+          jax.block_until_ready(metrics)
+          log.info("first step (with compilation) took %.1f s",
+                   time.perf_counter() - interval_start)
+          interval_start = time.perf_counter()
+        else:
+          interval_tokens += _real_tokens(host_batch) * jax.process_count()
+          interval_steps += 1
         pending.append(metrics)
         step += 1
         stop = preemption.agreed()
@@ -302,14 +310,16 @@ def train(*,
         if due_log:
           final_metrics = _mean(fetched)
           elapsed = time.perf_counter() - interval_start
-          final_metrics["step_time_ms"] = 1000 * elapsed / len(fetched)
-          final_metrics["tokens_per_second"] = interval_tokens / elapsed
-          final_metrics.update(flops_lib.summarize(
-              flops_per_step, elapsed / len(fetched), jax.device_count(), peak))
+          if interval_steps:
+            final_metrics["step_time_ms"] = 1000 * elapsed / interval_steps
+            final_metrics["tokens_per_second"] = interval_tokens / elapsed
+            final_metrics.update(flops_lib.summarize(
+                flops_per_step, elapsed / interval_steps, jax.device_count(),
+                peak))
           _report(step, num_train_steps, final_metrics)
           history.append((step, final_metrics))
           writer.scalars(step, final_metrics)
-          pending, interval_tokens = [], 0
+          pending, interval_tokens, interval_steps = [], 0, 0
           interval_start = time.perf_counter()
         if due_save:
           save(step)
@@ -379,6 +389,10 @@ def _mean(fetched: list[dict[str, float]]) -> dict[str, float]:
 
 
 def _report(step: int, total: int, m: Mapping[str, float]) -> None:
+  if "step_time_ms" not in m:  # an interval holding only the compiling step
+    log.info("step %d/%d | loss %.4f | token accuracy %.3f", step, total,
+             m["loss"], m.get("accuracy", float("nan")))
+    return
   log.info("step %d/%d | loss %.4f | token accuracy %.3f | %.1f ms/step | "
            "%s tokens/s | MFU %.2f%%", step, total, m["loss"],
            m.get("accuracy", float("nan")), m["step_time_ms"],
