@@ -1,12 +1,17 @@
 """A tiny model and training run on the toy collection, shared by tests.
 
-Also runnable as a script in a subprocess (for fake multi-device meshes,
-which must be configured before JAX starts):
+Also runnable as a script in a subprocess (fake multi-device meshes must be
+configured before JAX starts; multi-process runs need their own processes):
 
     XLA_FLAGS=--xla_force_host_platform_device_count=8 \
-        python tests/toy_training.py MODEL_DIR STEPS '{"data": 2, "model": 4}'
+        python tests/toy_training.py '{"model_dir": "/tmp/x", "steps": 12,
+                                       "mesh_shape": {"data": 2, "model": 4}}'
 
-prints the per-step training losses as JSON.
+A JSON list runs several in one process (prints a list). Keys: any keyword
+of `run`, plus "distributed": {"coordinator_address",
+"num_processes", "process_id"} to join a multi-process job first. Prints
+one JSON line: {"losses": [...], "final_step", "start_step", "preempted",
+"checkpoint_steps"}.
 """
 
 import json
@@ -14,38 +19,93 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from flan_jax import distributed  # pylint: disable=g-import-not-at-top
+
+if __name__ == "__main__":
+  import logging  # pylint: disable=g-import-not-at-top
+  # Progress lines on stderr (tests watch them to interrupt a run).
+  _log = logging.getLogger("flan_jax")
+  _log.addHandler(logging.StreamHandler(sys.stderr))
+  _log.setLevel(logging.INFO)
+  _log.propagate = False
+  _ARGS = json.loads(sys.argv[1])
+  if isinstance(_ARGS, dict) and "distributed" in _ARGS:
+    distributed.initialize(**_ARGS.pop("distributed"))
+
+import numpy as np  # pylint: disable=g-import-not-at-top
 
 import toy_tasks  # pylint: disable=unused-import,g-import-not-at-top
-from flan_jax import model as model_lib
-from flan_jax import optimizers
-from flan_jax import partitioning
-from flan_jax import trainer
-from flan_jax.models import t5
+from flan_jax import checkpoints  # pylint: disable=g-import-not-at-top
+from flan_jax import model as model_lib  # pylint: disable=g-import-not-at-top
+from flan_jax import optimizers  # pylint: disable=g-import-not-at-top
+from flan_jax import partitioning  # pylint: disable=g-import-not-at-top
+from flan_jax import train_state  # pylint: disable=g-import-not-at-top
+from flan_jax import trainer  # pylint: disable=g-import-not-at-top
+from flan_jax.models import t5  # pylint: disable=g-import-not-at-top
 
 LENGTHS = {"inputs": 24, "targets": 8}
 CONFIG = t5.T5Config(vocab_size=1024, d_model=32, num_heads=4, head_dim=8,
                      d_ff=64, num_encoder_layers=2, num_decoder_layers=2)
 
 
-def tiny_model(max_decode_length: int = 8) -> model_lib.EncoderDecoderModel:
+def tiny_model(max_decode_length: int = 8, **kwargs
+               ) -> model_lib.EncoderDecoderModel:
   return model_lib.EncoderDecoderModel(CONFIG,
-                                       max_decode_length=max_decode_length)
+                                       max_decode_length=max_decode_length,
+                                       **kwargs)
+
+
+def tiny_optimizer(learning_rate: float = 3e-3, name: str = "adafactor",
+                   **kwargs) -> optimizers.OptimizerDef:
+  # Factor every matrix of the tiny model (it has no dim of 128 or more).
+  return optimizers.make_optimizer(name=name, learning_rate=learning_rate,
+                                   min_dim_size_to_factor=8, **kwargs)
 
 
 def run(model_dir: str, steps: int, mesh_shape=None, batch_size: int = 8,
-        mixture: str = "toy:train:all", learning_rate: float = 3e-3):
+        mixture: str = "toy:train:all", learning_rate: float = 3e-3,
+        fsdp: bool = False, optimizer: str = "adafactor",
+        checkpoint_every_steps: int | None = None, **train_kwargs):
   partitioner = partitioning.Partitioner(
-      mesh_shape=mesh_shape or {"data": -1, "model": 1})
+      mesh_shape=mesh_shape or {"data": -1, "model": 1}, fsdp=fsdp)
   return trainer.train(
       model=tiny_model(), mixture_or_task_name=mixture, model_dir=model_dir,
       num_train_steps=steps, batch_size=batch_size,
       task_feature_lengths=LENGTHS, partitioner=partitioner,
-      optimizer=optimizers.make_optimizer(learning_rate=learning_rate),
-      log_every_steps=1, checkpoint_every_steps=steps)
+      optimizer=tiny_optimizer(learning_rate, optimizer),
+      log_every_steps=train_kwargs.pop("log_every_steps", 1),
+      checkpoint_every_steps=checkpoint_every_steps or steps, **train_kwargs)
+
+
+def final_params(model_dir: str, batch_size: int = 8) -> dict:
+  """The newest checkpoint's parameters as host numpy arrays."""
+  model = tiny_model()
+  shapes = train_state.model_input_shapes(model.feature_converter(pack=True),
+                                          LENGTHS, batch_size)
+  abstract, _ = train_state.param_logical_axes(model, shapes)
+  ckpt = checkpoints.Checkpointer(os.path.join(model_dir, "checkpoints"),
+                                  read_only=True)
+  params, _, _ = ckpt.restore(ckpt.latest_step(), abstract, None)
+  ckpt.close()
+  return {"/".join(str(k.key) for k in path): np.asarray(v)
+          for path, v in __import__("jax").tree_util.tree_leaves_with_path(
+              params)}
+
+
+def losses(result) -> list[float]:
+  return [m["loss"] for _, m in result.history]
+
+
+def summary(result) -> dict:
+  return {"losses": losses(result), "final_step": result.final_step,
+          "start_step": result.start_step, "preempted": result.preempted,
+          "checkpoint_steps": result.checkpoint_steps}
 
 
 if __name__ == "__main__":
-  directory, num_steps, mesh = sys.argv[1], int(sys.argv[2]), json.loads(
-      sys.argv[3])
-  result = run(directory, num_steps, mesh)
-  print(json.dumps([m["loss"] for _, m in result.history]))
+  if isinstance(_ARGS, list):  # several runs in one process
+    print(json.dumps([summary(run(**a)) for a in _ARGS]), flush=True)
+  else:
+    print(json.dumps(summary(run(**_ARGS))), flush=True)
