@@ -52,8 +52,8 @@ def mock_tfds(num_examples: int = NUM_EXAMPLES,
 
 
 @contextlib.contextmanager
-def preloaded_tfds(names: Sequence[str], splits: Sequence[str] = ("train",
-                                                                 "test"),
+def preloaded_tfds(names: Sequence[str],
+                   splits: Sequence[str] = ("train", "validation", "test"),
                    num_examples: int = NUM_EXAMPLES,
                    max_value: int | None = None) -> Iterator[None]:
   """Serves mock examples from memory to the FLAN sources of tasks/mixtures.
