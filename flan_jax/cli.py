@@ -10,6 +10,9 @@ import sys
 # TensorFlow is used for data only; keep its C++ logging and GPU probing quiet.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from typing import Callable, Sequence  # pylint: disable=g-import-not-at-top
+
+from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags  # pylint: disable=g-import-not-at-top
 
 _MODULES = flags.DEFINE_multi_string(
@@ -42,3 +45,21 @@ def import_modules() -> None:
     sys.path.append(repo_root)
   for name in _MODULES.value:
     importlib.import_module(name)
+
+
+def start_gin_script(argv: Sequence[str],
+                     before_modules: Callable[[], None] | None = None) -> None:
+  """The common start of the gin-configured scripts.
+
+  Refuses stray positional arguments, sets up logging, runs `before_modules`
+  (e.g. the multi-host start-up, which must precede any JAX work), imports
+  the --module modules and parses --gin_file / --gin.X=Y.
+  """
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  setup_logging()
+  if before_modules is not None:
+    before_modules()
+  import_modules()
+  from flan_jax import gin_utils  # pylint: disable=g-import-not-at-top
+  gin_utils.parse_gin_flags()

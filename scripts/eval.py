@@ -37,14 +37,12 @@ _MULTIHOST = flags.DEFINE_bool(
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  cli.setup_logging()
-  if _MULTIHOST.value:
-    import jax  # pylint: disable=g-import-not-at-top
-    jax.distributed.initialize()
-  cli.import_modules()
-  gin_utils.parse_gin_flags()
+  def start_multihost():
+    if _MULTIHOST.value:
+      import jax  # pylint: disable=g-import-not-at-top
+      jax.distributed.initialize()
+
+  cli.start_gin_script(argv, before_modules=start_multihost)
   output_dir = gin_utils.query("evaluate.output_dir")
   checkpoint = gin_utils.query("evaluate.checkpoint")
   gin_utils.write_config(output_dir, "eval_config.gin")

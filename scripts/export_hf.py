@@ -35,11 +35,7 @@ _OVERWRITE = flags.DEFINE_bool("overwrite", False,
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  cli.setup_logging()
-  cli.import_modules()
-  gin_utils.parse_gin_flags()
+  cli.start_gin_script(argv)
   model = gin_utils.model_macro()
   try:
     out = hf.export_checkpoint(model, _CHECKPOINT.value, _OUTPUT_DIR.value,

@@ -18,11 +18,7 @@ from flan_jax import gin_utils
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  cli.setup_logging()
-  cli.import_modules()
-  gin_utils.parse_gin_flags()
+  cli.start_gin_script(argv)
   count = gin_utils.infer()
   print(f"{count} lines -> {gin_utils.query('infer.output_path')}")
 

@@ -43,11 +43,7 @@ def _binding(name: str, default):
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  cli.setup_logging()
-  cli.import_modules()
-  gin_utils.parse_gin_flags()
+  cli.start_gin_script(argv)
   mesh_shape = _binding("Partitioner.mesh_shape", {"data": -1, "model": 1})
   if -1 in mesh_shape.values():
     if _NUM_DEVICES.value is None:

@@ -36,13 +36,8 @@ _PROCESS_ID = flags.DEFINE_integer(
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  cli.setup_logging()
-  distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value,
-                         _PROCESS_ID.value)
-  cli.import_modules()
-  gin_utils.parse_gin_flags()
+  cli.start_gin_script(argv, before_modules=lambda: distributed.initialize(
+      _COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value))
   model_dir = gin_utils.query("train.model_dir")
   import jax  # pylint: disable=g-import-not-at-top
   if jax.process_index() == 0:

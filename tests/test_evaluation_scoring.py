@@ -123,6 +123,19 @@ def test_a_model_that_knows_the_answers_scores_100_through_the_job():
   assert all(o["predicted"]["accuracy"] in o["correct"] for o in outputs)
 
 
+def _assert_fast_scores_equal_naive(runner, task_name: str,
+                                    max_examples: int) -> None:
+  """Shared-input option scores equal scoring every option on its own."""
+  task = seqio.get_mixture_or_task(task_name)
+  examples = eval_data.group_options(
+      eval_data.load_examples(task, "test", max_examples=max_examples))
+  fast = runner.option_scores(examples)
+  naive = runner.naive_option_scores(examples)
+  assert len(fast) == len(naive) == len(examples)
+  for a, b in zip(fast, naive):
+    np.testing.assert_allclose(a, b, atol=1e-4)
+
+
 def test_a_model_preferring_one_option_scores_its_share():
   # Without the bonus, "good" (one token, table value t) beats "bad" (two
   # tokens) exactly when t > the sum of b+ad: worked out from the table.
@@ -162,13 +175,7 @@ def test_real_model_fast_path_equals_naive_scoring():
   partitioner = partitioning.Partitioner()
   runner = scoring.ModelRunner(model, params, partitioner, 8)
   assert runner.has_fast_scoring
-  task = seqio.get_mixture_or_task("toy:choice:t0:score")
-  examples = eval_data.group_options(
-      eval_data.load_examples(task, "test", max_examples=6))
-  fast = runner.option_scores(examples)
-  naive = runner.naive_option_scores(examples)
-  for a, b in zip(fast, naive):
-    np.testing.assert_allclose(a, b, atol=1e-4)
+  _assert_fast_scores_equal_naive(runner, "toy:choice:t0:score", 6)
 
 
 @pytest.mark.parametrize("prefix_lm", [True, False])
@@ -183,13 +190,7 @@ def test_decoder_only_fast_path_equals_naive_and_generates(prefix_lm):
   params = nn.unbox(jax.jit(lambda r: model.init_variables(
       r, {"decoder_input_tokens": (1, 8)})["params"])(jax.random.key(2)))
   runner = scoring.ModelRunner(model, params, partitioning.Partitioner(), 8)
-  task = seqio.get_mixture_or_task("toy:polarity:t1:score")
-  examples = eval_data.group_options(
-      eval_data.load_examples(task, "test", max_examples=5))
-  fast = runner.option_scores(examples)
-  naive = runner.naive_option_scores(examples)
-  for a, b in zip(fast, naive):
-    np.testing.assert_allclose(a, b, atol=1e-4)
+  _assert_fast_scores_equal_naive(runner, "toy:polarity:t1:score", 5)
   gen = seqio.get_mixture_or_task("toy:echo:t0:gen")
   metrics, outputs = evaluation.evaluate_rows(
       gen, runner, eval_data.load_examples(gen, "test", max_examples=3))

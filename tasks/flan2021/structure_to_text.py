@@ -8,18 +8,13 @@ that when the target is a list).
 
 Preparation keeps the structured input as one readable string, the answer
 (the example's ``target``, or its first non-empty reference where the target
-is blank, as in GEM's evaluation splits) and ``references``, the whole list.
-`references_postprocessor` hands that list to the metric when the evaluated
-example still carries it; the shared registry currently keeps only the
-rendered ``inputs``/``targets``, in which case the metric sees the single
-target (see the module note in the report).
+is blank, as in GEM's evaluation splits) and ``references``, the whole list,
+which the registry's default postprocessor (`metrics.strip_postprocessor`)
+hands to the metric at evaluation.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
-import numpy as np
 import seqio
 import tensorflow as tf
 
@@ -28,27 +23,6 @@ from flan_jax.data.templates import Template
 from tasks.flan2021 import common
 
 CLUSTER = "structure_to_text"
-REFERENCES_FIELD = "references"
-
-
-def references_postprocessor(text: Any,
-                             example: Mapping[str, Any] | None = None,
-                             is_target: bool = False):
-  """seqio postprocess_fn: predictions are stripped text; a target becomes
-  the example's list of references when the example carries them."""
-  if isinstance(text, bytes):
-    text = text.decode("utf-8")
-  if is_target and example is not None and REFERENCES_FIELD in example:
-    references = [
-        r.decode("utf-8") if isinstance(r, bytes) else str(r)
-        for r in np.asarray(example[REFERENCES_FIELD]).reshape(-1)
-    ]
-    references = [r.strip() for r in references if r.strip()]
-    if references:
-      return references
-  return text.strip()
-
-
 def _answer_and_references(ex) -> dict[str, tf.Tensor]:
   """The training target and every reference, in tf ops.
 
@@ -62,7 +36,7 @@ def _answer_and_references(ex) -> dict[str, tf.Tensor]:
   answer = tf.concat([non_empty, [""]], axis=0)[0]
   references = tf.concat([ex["references"], [ex["target"]]], axis=0)
   references = tf.boolean_mask(references, tf.strings.length(references) > 0)
-  return {"answer": answer, REFERENCES_FIELD: references}
+  return {"answer": answer, metrics.REFERENCES_FIELD: references}
 
 
 def _join_triples(triples: tf.Tensor) -> tf.Tensor:
@@ -199,25 +173,21 @@ _METRICS = [metrics.rouge]
 common.register_flan_dataset(
     name="web_nlg_en", cluster=CLUSTER, tfds_name="gem/web_nlg_en",
     splits=common.SPLITS_STANDARD, prepare=[_prepare_web_nlg],
-    templates=_WEB_NLG_TEMPLATES, metric_fns=_METRICS,
-    postprocess_fn=references_postprocessor)
+    templates=_WEB_NLG_TEMPLATES, metric_fns=_METRICS)
 
 # GEM's CommonGen test split hides its references, so its validation split
 # serves as the test set (validation is carved from the end of train).
 common.register_flan_dataset(
     name="common_gen", cluster=CLUSTER, tfds_name="gem/common_gen",
     splits=common.SPLITS_VALIDATION_AS_TEST, prepare=[_prepare_common_gen],
-    templates=_COMMON_GEN_TEMPLATES, metric_fns=_METRICS,
-    postprocess_fn=references_postprocessor)
+    templates=_COMMON_GEN_TEMPLATES, metric_fns=_METRICS)
 
 common.register_flan_dataset(
     name="e2e_nlg", cluster=CLUSTER, tfds_name="gem/e2e_nlg",
     splits=common.SPLITS_STANDARD, prepare=[_prepare_e2e],
-    templates=_E2E_TEMPLATES, metric_fns=_METRICS,
-    postprocess_fn=references_postprocessor)
+    templates=_E2E_TEMPLATES, metric_fns=_METRICS)
 
 common.register_flan_dataset(
     name="dart", cluster=CLUSTER, tfds_name="gem/dart",
     splits=common.SPLITS_STANDARD, prepare=[_prepare_dart],
-    templates=_DART_TEMPLATES, metric_fns=_METRICS,
-    postprocess_fn=references_postprocessor)
+    templates=_DART_TEMPLATES, metric_fns=_METRICS)

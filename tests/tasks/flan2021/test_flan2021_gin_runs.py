@@ -6,6 +6,8 @@ Uses gin/runs/flan2021_t5.gin with the model shrunk and TFDS mocked.
 import json
 import os
 import pathlib
+import subprocess
+import sys
 
 import gin
 import pytest
@@ -77,3 +79,15 @@ def test_paper_run_file_names_the_paper_setup():
                "MIXTURE = 'flan2021:train:no_nli'",
                "EVAL_MIXTURE = 'flan2021:eval:nli'"):
     assert line in text, line
+
+
+def test_paper_run_file_parses_and_its_step_fits_the_tpu_v3_slice():
+  """The paper's run file, as a user launches it, through scripts/plan.py:
+  the 137B model, the 128-core mesh and the 8 x 1,280-token batch resolve."""
+  root = pathlib.Path(gin_utils.REPO_GIN_DIR).parent
+  out = subprocess.run(
+      [sys.executable, str(root / "scripts" / "plan.py"),
+       "--gin_file=runs/flan2021_lamda_pt_137b.gin"],
+      capture_output=True, text=True, timeout=600, check=False, cwd=root)
+  assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+  assert "137.9" in out.stdout and "fits" in out.stdout.lower(), out.stdout

@@ -33,7 +33,7 @@ def test_tasks_run_on_mock_data(name):
       common.get_flan_dataset(name).registered.generation_tasks[0])
   assert task.metric_fns == [metrics.rouge]
   spec = common.get_flan_dataset(name).spec
-  assert spec.postprocess_fn is structure_to_text.references_postprocessor
+  assert spec.postprocess_fn is metrics.strip_postprocessor
   assert task.postprocess_fn(b" text ", example={}, is_target=True) == "text"
 
 
@@ -72,14 +72,14 @@ def test_e2e_keeps_the_meaning_representation():
   assert row["references"].tolist() == [b"The Eagle serves French food."]
 
 
-def test_references_postprocessor_and_best_reference_rouge():
-  post = structure_to_text.references_postprocessor
+def test_references_reach_the_metric_and_rouge_takes_the_best():
+  post = metrics.strip_postprocessor
   example = {"references": np.array([b"the cat sat on the mat",
                                      b"a dog ran in the park", b""])}
   target = post(b"the cat sat on the mat", example=example, is_target=True)
   assert target == ["the cat sat on the mat", "a dog ran in the park"]
-  # Without references (what the registry keeps today) the target stays one
-  # string; predictions are always stripped text.
+  # Without references the target stays one string; predictions are always
+  # stripped text.
   assert post(" x ", example={}, is_target=True) == "x"
   assert post(" a dog ran in the park ", example=example) == \
       "a dog ran in the park"
