@@ -50,9 +50,8 @@ def _first_or(values: tf.Tensor, default: str) -> tf.Tensor:
 # --- SQuAD and DROP -----------------------------------------------------------
 
 
-@seqio.map_over_dataset
-def prepare_squad_v1(ex):
-  answer = _first_or(ex["answers"]["text"], "")
+def _squad_fields(ex, if_unanswerable: str):
+  answer = _first_or(ex["answers"]["text"], if_unanswerable)
   return {
       "title": ex["title"],
       "context": ex["context"],
@@ -61,20 +60,17 @@ def prepare_squad_v1(ex):
       metrics.REFERENCES_FIELD: common.reference_list(
           answer, ex["answers"]["text"]),
   }
+
+
+@seqio.map_over_dataset
+def prepare_squad_v1(ex):
+  return _squad_fields(ex, if_unanswerable="")
 
 
 @seqio.map_over_dataset
 def prepare_squad_v2(ex):
   # An unanswerable question's only reference is "unanswerable".
-  answer = _first_or(ex["answers"]["text"], UNANSWERABLE)
-  return {
-      "title": ex["title"],
-      "context": ex["context"],
-      "question": ex["question"],
-      "answer": answer,
-      metrics.REFERENCES_FIELD: common.reference_list(
-          answer, ex["answers"]["text"]),
-  }
+  return _squad_fields(ex, if_unanswerable=UNANSWERABLE)
 
 
 @seqio.map_over_dataset
