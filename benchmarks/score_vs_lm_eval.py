@@ -24,7 +24,7 @@ adds BOS; with a model of your own, pass one whose BOS id is 0 or read the
 difference accordingly. Prints the largest |Δ log-likelihood| over all
 options and the examples/s of each side (after one warm-up pass each, so
 JIT compilation and the harness's first batch are not counted) and their
-ratio.
+ratio. The two sides are timed alternately and each reports the median.
 """
 
 from __future__ import annotations
@@ -47,8 +47,13 @@ def parse_args(argv=None):
                       help="local HF causal LM dir (default: build a tiny one)")
   parser.add_argument("--task", default="demo:nli_traits:t0:score",
                       help="a rank-classification seqio task")
-  parser.add_argument("--split", default="test")
-  parser.add_argument("--examples", type=int, default=64)
+  parser.add_argument("--split", default="train",
+                      help="train: enough examples for steady timings")
+  parser.add_argument("--examples", type=int, default=500,
+                      help="at most this many (demo splits: train 2,000, "
+                      "validation and test 100)")
+  parser.add_argument("--repeats", type=int, default=7,
+                      help="timed runs per side; the median is reported")
   parser.add_argument("--batch_size", type=int, default=32,
                       help="option rows per forward pass, both sides")
   parser.add_argument("--hidden", type=int, default=64)
@@ -167,12 +172,18 @@ def import_model(hf_dir: str, partitioner):
   return model, evaluation.load_params(model, directory, step, partitioner)
 
 
-def timed(fn, repeats: int = 1):
-  fn()  # warm-up: compilation, caches
-  started = time.perf_counter()
+def timed_pair(first, second, repeats: int):
+  """Runs both once (warm-up: compilation, caches), then `repeats` times
+  each, alternating, so a change in machine speed hits both alike. Returns
+  (first's result, second's result, first's median s, second's median s)."""
+  results = [first(), second()]
+  seconds = ([], [])
   for _ in range(repeats):
-    result = fn()
-  return result, (time.perf_counter() - started) / repeats
+    for side, fn in enumerate((first, second)):
+      started = time.perf_counter()
+      results[side] = fn()
+      seconds[side].append(time.perf_counter() - started)
+  return (*results, float(np.median(seconds[0])), float(np.median(seconds[1])))
 
 
 def main(argv=None):
@@ -196,9 +207,10 @@ def main(argv=None):
   lm = HFLM(pretrained=hf_dir, backend="causal", device="cpu",
             dtype=torch.float32, batch_size=args.batch_size)
   requests = harness_requests(lm, examples)
-  theirs, their_seconds = timed(lambda: harness_scores(lm, requests), 3)
   ours_examples = flan_jax_examples(lm, examples)
-  scores, our_seconds = timed(lambda: runner.option_scores(ours_examples), 3)
+  theirs, scores, their_seconds, our_seconds = timed_pair(
+      lambda: harness_scores(lm, requests),
+      lambda: runner.option_scores(ours_examples), args.repeats)
   ours = np.concatenate(scores)
 
   delta = np.abs(ours - theirs)

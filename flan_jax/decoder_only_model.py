@@ -56,6 +56,27 @@ def cached_mask(query_slots: Array, pad: Array, cache_length: int,
   return (allowed | (k == q))[:, None]
 
 
+def option_tree_mask(segments: Array, positions: Array, *, prefix_lm: bool,
+                     sliding_window: int | None = None) -> Array:
+  """[batch, 1, length, length] mask for a prompt followed by its options.
+
+  `segments` is 1 on the prompt, 2 + k on option k and 0 on padding. A slot
+  sees the prompt and its own segment up to its own position (in a prefix
+  LM the prompt also sees itself bidirectionally); every slot sees itself,
+  so padding rows are never empty.
+  """
+  seg_q, seg_k = segments[:, :, None], segments[:, None, :]
+  pos_q, pos_k = positions[:, :, None], positions[:, None, :]
+  visible = pos_k <= pos_q
+  if prefix_lm:
+    visible = visible | ((seg_q == 1) & (seg_k == 1))
+  if sliding_window is not None:
+    visible = visible & (pos_q - pos_k < sliding_window)
+  allowed = (seg_q > 0) & ((seg_k == 1) | (seg_k == seg_q)) & visible
+  length = segments.shape[1]
+  return (allowed | jnp.eye(length, dtype=bool)[None])[:, None]
+
+
 def left_align(tokens: Array, lengths: Array) -> tuple[Array, Array]:
   """Moves each row's first `lengths` tokens to the row's end; returns pad."""
   width = tokens.shape[1]
@@ -226,30 +247,58 @@ class DecoderOnlyModel(model_lib.ModelApi):
     return self.generate(params, tokens, lengths.astype(jnp.int32),
                          self.decode_length(batch), rng=rng)
 
+  def score_tree(self, params, batch: Batch) -> Array:
+    """Log-probabilities of chosen tokens in option-tree rows: [B, G].
+
+    Each row holds one prompt and its options laid out as a tree (see
+    `option_tree_mask`): "tokens", "positions" and "branches" [B, S] (branch
+    1 on the prompt, 2 + k on option k, 0 on padding). Row b's entry g is
+    log p("gather_tokens"[b, g]) at slot "gather_slots"[b, g], 0 where the
+    token is 0 (padding). The output layer runs only at the gathered slots.
+    `scoring.ModelRunner` builds these rows on the host, packed tightly.
+    """
+    mask = option_tree_mask(batch["branches"], batch["positions"],
+                            prefix_lm=self.prefix_lm,
+                            sliding_window=self.config.sliding_window)
+    logits = self.module.apply({"params": params}, batch["tokens"],
+                               batch["positions"], mask,
+                               logits_at=batch["gather_slots"])
+    log_probs = jax.nn.log_softmax(logits.astype(jnp.float32))
+    tokens = batch["gather_tokens"]
+    picked = jnp.take_along_axis(log_probs, tokens[..., None], axis=-1)
+    return jnp.where(tokens > 0, picked[..., 0], 0.0)
+
   def score_options(self, params, batch: Batch) -> Array:
     """Summed log-likelihood of each answer option: [B, K] (see the model API).
 
-    The prompt [0, inputs...] runs once per example; its cache is then
-    repeated for the K options, which run together as B*K rows.
+    One forward pass over option-tree rows (`score_tree`): the prompt
+    [0, inputs...] once, then every option's tokens but its last, each at
+    positions continuing the prompt. The prompt's last slot predicts every
+    option's first token; option k's j-th slot predicts its token j + 1.
+    The prompt is computed once per example and no key/value cache is built.
     """
     inputs, options = batch["inputs"], batch["option_targets"]
     b, k, length = options.shape
     prompts = jnp.concatenate([jnp.zeros((b, 1), inputs.dtype), inputs], 1)
-    prompt_lengths = 1 + jnp.sum(inputs > 0, axis=1)
     width = prompts.shape[1]
-    cache_length = width + length - 1
-    first_logits, cache, pad = self._prefill(params, prompts, prompt_lengths,
-                                             cache_length)
-    first = jax.nn.log_softmax(first_logits.astype(jnp.float32))  # [B, V]
-    first_ll = jnp.take_along_axis(first, options[:, :, 0], axis=1)  # [B, K]
-    first_ll = jnp.where(options[:, :, 0] > 0, first_ll, 0.0)
-    if length == 1:
-      return first_ll
-    rows = jnp.arange(b * k) // k
-    state = self._reorder({"cache": cache, "pad": pad}, rows)
-    flat = options.reshape(b * k, length)
-    logits, _ = self._extend(params, state["cache"], flat[:, :-1],
-                             state["pad"], width, cache_length, width)
-    rest = model_lib.sequence_log_likelihood(
-        logits, flat[:, 1:], (flat[:, 1:] > 0).astype(jnp.float32))
-    return first_ll + rest.reshape(b, k)
+    prompt_lengths = 1 + jnp.sum(inputs > 0, axis=1)  # [B]
+    fed = options[:, :, :-1]
+    option_ids = jnp.broadcast_to(jnp.arange(k)[:, None], (k, length - 1))
+    branches = jnp.concatenate([
+        jnp.where(jnp.arange(width)[None] < prompt_lengths[:, None], 1, 0),
+        jnp.where(options[:, :, 1:] > 0, 2 + option_ids[None], 0
+                  ).reshape(b, -1)], 1)
+    positions = jnp.concatenate([
+        jnp.broadcast_to(jnp.arange(width), (b, width)),
+        prompt_lengths[:, None] + jnp.tile(jnp.arange(length - 1), k)[None]
+    ], 1)
+    option_slots = width + option_ids * (length - 1) + jnp.arange(length - 1)
+    gather_slots = jnp.concatenate([
+        jnp.broadcast_to((prompt_lengths - 1)[:, None, None], (b, k, 1)),
+        jnp.broadcast_to(option_slots[None], (b, k, length - 1))], 2)
+    picked = self.score_tree(params, {
+        "tokens": jnp.concatenate([prompts, fed.reshape(b, -1)], 1),
+        "positions": positions, "branches": branches,
+        "gather_slots": gather_slots.reshape(b, k * length),
+        "gather_tokens": options.reshape(b, k * length)})
+    return jnp.sum(picked.reshape(b, k, length), axis=-1)

@@ -206,9 +206,13 @@ class Partitioner:
     """Builds global arrays from this host's share of the batch.
 
     Each process passes its own rows (global batch / process count); the
-    result is one array spanning every process's devices.
+    result is one array spanning every process's devices. With a single
+    process the host batch is the global batch: one `device_put` moves it.
     """
     sharding = self.batch_sharding
+    if jax.process_count() == 1:
+      return jax.device_put({k: np.asarray(v) for k, v in host_batch.items()},
+                            sharding)
     return {
         k: jax.make_array_from_process_local_data(sharding, np.asarray(v))
         for k, v in host_batch.items()

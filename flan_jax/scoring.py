@@ -43,6 +43,53 @@ def bucket(length: int, cap: int | None = None) -> int:
   return width if cap is None else min(cap, width)
 
 
+def fine_bucket(length: int) -> int:
+  """Smallest width >= length among 8, 10, 12, 14, 16, 20, 24, 28, 32, 40...
+
+  Four widths per octave: padding stays under a quarter of a row, with a
+  few more shapes (compilations) than powers of two.
+  """
+  if length <= 8:
+    return 8
+  step = (1 << (length.bit_length() - 1)) // 4
+  return -(-length // step) * step
+
+
+def option_tree(example: OptionExample) -> dict[str, np.ndarray]:
+  """One example laid out for a decoder-only model's `score_tree`.
+
+  The prompt [0, inputs...] comes once, then each option's tokens but its
+  last, at positions that continue the prompt (branch 1 = prompt, 2 + k =
+  option k). The prompt's last slot predicts every option's first token;
+  option k's j-th slot predicts its token j + 1. "gather_options" says
+  which option each gathered token belongs to (host-side only).
+  """
+  options = example.options
+  prompt = len(example.inputs) + 1
+  lengths = np.array([len(o) for o in options])
+  fed = lengths - 1
+  fed_total = int(fed.sum())
+  # Each option's fed tokens (its own 0, 1, ...) and gathered tokens.
+  fed_step = np.arange(fed_total) - np.repeat(np.cumsum(fed) - fed, fed)
+  gather_step = np.arange(lengths.sum()) - np.repeat(
+      np.cumsum(lengths) - lengths, lengths)
+  option_start = prompt + np.cumsum(fed) - fed
+  gather_slots = np.where(gather_step == 0, prompt - 1,
+                          np.repeat(option_start, lengths) + gather_step - 1)
+  as_int = lambda values: np.asarray(values, np.int32)
+  return {
+      "tokens": as_int(np.concatenate(
+          [[0], example.inputs, *(o[:-1] for o in options)])),
+      "positions": as_int(np.concatenate(
+          [np.arange(prompt), prompt + fed_step])),
+      "branches": as_int(np.repeat(np.arange(len(options) + 1) + 1,
+                                   np.concatenate([[prompt], fed]))),
+      "gather_slots": as_int(gather_slots),
+      "gather_tokens": as_int(np.concatenate(options)),
+      "gather_options": as_int(np.repeat(np.arange(len(options)), lengths)),
+  }
+
+
 def _used_length(values: np.ndarray) -> np.ndarray:
   """Per row: position of the last non-zero entry + 1 (0 for empty rows)."""
   values = values.reshape(values.shape[0], -1) if values.ndim > 2 else values
@@ -131,14 +178,18 @@ class ModelRunner:
     self._score_batch = _jitted(model, "score_batch")
     self._predict_batch = _jitted(model, "predict_batch")
     self._score_options = _jitted(model, "score_options")
+    self._score_tree = _jitted(model, "score_tree")
 
   @property
   def has_fast_scoring(self) -> bool:
-    return self._score_options is not None
+    return self._score_options is not None or self._score_tree is not None
 
   def _run(self, fn, batch: Mapping[str, np.ndarray]) -> np.ndarray:
     with self.partitioner.context():
-      return np.asarray(fn(self.params, self.partitioner.global_batch(batch)))
+      if self.partitioner.mesh.size > 1 or jax.process_count() > 1:
+        batch = self.partitioner.global_batch(batch)
+      # else: jit moves host arrays to the one device itself, faster.
+      return np.asarray(fn(self.params, batch))
 
   def option_scores(self, examples: Sequence[OptionExample]
                     ) -> list[np.ndarray]:
@@ -147,10 +198,10 @@ class ModelRunner:
       return self.naive_option_scores(examples)
     if not examples:
       return []
+    if self._score_tree is not None:
+      return self._tree_option_scores(examples)
     num_options = max(e.num_options for e in examples)
-    data_parallel = self.partitioner.data_parallel_size
-    per_batch = max(1, self.batch_size // num_options)
-    per_batch = max(data_parallel, per_batch - per_batch % data_parallel)
+    per_batch = self._rows_per_pass(self.batch_size // num_options)
     order = sorted(range(len(examples)), key=lambda i: (
         len(examples[i].inputs), max(len(o) for o in examples[i].options)))
     scores: list[np.ndarray | None] = [None] * len(examples)
@@ -161,6 +212,46 @@ class ModelRunner:
       result = self._run(self._score_options, batch)
       for row, i in enumerate(chosen):
         scores[i] = result[row, :examples[i].num_options].astype(np.float64)
+    return scores
+
+  def _rows_per_pass(self, rows: int) -> int:
+    """At least one row per data-parallel shard, a multiple of their count."""
+    data_parallel = self.partitioner.data_parallel_size
+    return max(data_parallel, rows - rows % data_parallel)
+
+  def _tree_option_scores(self, examples: Sequence[OptionExample]
+                          ) -> list[np.ndarray]:
+    """Decoder-only fast path: one option tree per row, rows sorted by
+    length and cut to `fine_bucket` widths, so padding stays small.
+
+    A pass holds about as many tokens as `batch_size` option rows (input
+    + option) would: memory use matches the per-option layout's.
+    """
+    trees = [option_tree(e) for e in examples]
+    option_row = max(1 + len(e.inputs) + max(len(o) for o in e.options)
+                     for e in examples)
+    tree_row = max(len(t["tokens"]) for t in trees)
+    per_batch = self._rows_per_pass(self.batch_size * option_row // tree_row)
+    order = sorted(range(len(trees)), key=lambda i: (
+        len(trees[i]["tokens"]), len(trees[i]["gather_tokens"])))
+    scores: list[np.ndarray | None] = [None] * len(examples)
+    for start in range(0, len(order), per_batch):
+      chosen = order[start:start + per_batch]
+      width = fine_bucket(max(len(trees[i]["tokens"]) for i in chosen))
+      gathers = fine_bucket(max(len(trees[i]["gather_tokens"])
+                                for i in chosen))
+      batch = {name: np.zeros((per_batch, width), np.int32)
+               for name in ("tokens", "positions", "branches")}
+      batch.update({name: np.zeros((per_batch, gathers), np.int32)
+                    for name in ("gather_slots", "gather_tokens")})
+      for row, i in enumerate(chosen):
+        for name, values in batch.items():
+          values[row, :len(trees[i][name])] = trees[i][name]
+      picked = self._run(self._score_tree, batch)
+      for row, i in enumerate(chosen):
+        owners = trees[i]["gather_options"]
+        scores[i] = np.bincount(owners, picked[row, :len(owners)],
+                                minlength=examples[i].num_options)
     return scores
 
   @staticmethod

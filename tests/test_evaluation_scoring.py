@@ -88,6 +88,30 @@ def test_fast_scores_equal_the_formula_whatever_the_batching():
       np.testing.assert_allclose(got, expected, rtol=1e-5)
 
 
+def test_fine_bucket_keeps_padding_under_a_quarter():
+  assert [scoring.fine_bucket(n) for n in (1, 8, 9, 11, 17, 37, 64, 65)] == [
+      8, 8, 10, 12, 20, 40, 64, 80]
+  for n in range(9, 2000):
+    assert n <= scoring.fine_bucket(n) < 1.25 * n
+
+
+def test_option_tree_lays_out_prompt_then_options():
+  """Inputs [5, 6], options [7, 1] and [8, 9, 1]: the prompt [0, 5, 6] once,
+  then each option but its last token, at positions continuing the prompt;
+  slot 2 (the prompt's last) predicts both first tokens."""
+  example = eval_data.OptionExample(
+      0, np.array([5, 6]), [np.array([7, 1]), np.array([8, 9, 1])], [])
+  tree = {k: v.tolist() for k, v in scoring.option_tree(example).items()}
+  assert tree == {
+      "tokens": [0, 5, 6, 7, 8, 9],
+      "positions": [0, 1, 2, 3, 3, 4],
+      "branches": [1, 1, 1, 2, 3, 3],
+      "gather_slots": [2, 3, 2, 4, 5],
+      "gather_tokens": [7, 1, 8, 9, 1],
+      "gather_options": [0, 0, 1, 1, 1],
+  }
+
+
 def test_options_batch_shares_one_input_row_per_example():
   examples = _option_examples()[:3]
   batch = scoring.ModelRunner.options_batch(examples, 4, 4)

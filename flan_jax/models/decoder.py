@@ -206,12 +206,15 @@ class Decoder(nn.Module):
 
   @nn.compact
   def __call__(self, tokens: Array, positions: Array, mask: Array, *,
-               decode: bool = False, deterministic: bool = True) -> Array:
+               decode: bool = False, deterministic: bool = True,
+               logits_at: Array | None = None) -> Array:
     """Args:
       tokens: [batch, length] int32.
       positions: [batch, length] RoPE positions.
       mask: boolean [batch, 1, length, keys]; keys = length, or the cache
         length when decoding.
+      logits_at: optional [batch, n] slots: logits only there ([batch, n,
+        vocab]), which spares the output layer on positions nobody reads.
     """
     cfg = self.config
     embedder = layers.Embed(cfg.vocab_size, cfg.d_model, cfg.compute_dtype,
@@ -230,6 +233,8 @@ class Decoder(nn.Module):
       for i in range(cfg.num_layers):
         x, _ = stack(cfg, decode, deterministic, name=f"layers_{i}")(
             x, positions, mask)
+    if logits_at is not None:
+      x = jnp.take_along_axis(x, logits_at[:, :, None], axis=1)
     x = layers.RMSNorm(cfg.rms_norm_eps, cfg.compute_dtype,
                        name="final_norm")(x)
     if cfg.tie_word_embeddings:

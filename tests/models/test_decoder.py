@@ -1,5 +1,6 @@
 """Decoder-only model: masks, cached decoding, option scoring, scan, search."""
 
+import dataclasses
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -46,9 +47,14 @@ def _stack(rows):
   return {k: jnp.asarray(np.stack([r[k] for r in rows])) for k in rows[0]}
 
 
-@pytest.mark.parametrize("prefix_lm", [True, False])
-def test_score_options_equals_per_option_score_batch(params, prefix_lm):
-  model = model_lib.DecoderOnlyModel(CONFIG, prefix_lm=prefix_lm)
+@pytest.mark.parametrize("prefix_lm,sliding_window", [
+    (True, None), (False, None), (False, 3), (True, 3)])
+def test_score_options_equals_per_option_score_batch(params, prefix_lm,
+                                                     sliding_window):
+  """The option-tree pass equals scoring each (input, option) on its own,
+  also when a sliding window hides keys more than 3 positions back."""
+  config = dataclasses.replace(CONFIG, sliding_window=sliding_window)
+  model = model_lib.DecoderOnlyModel(config, prefix_lm=prefix_lm)
   batch = _option_batch(CONFIG.vocab_size)
   scores = np.asarray(jax.jit(model.score_options)(params, batch))
   inputs, options = np.asarray(batch["inputs"]), np.asarray(
