@@ -9,7 +9,9 @@ model features (see `seqio.EncDecFeatureConverter`):
     score_options(params, batch)        -> [batch, K] rank-classification scores
 
 `DecoderOnlyModel` (flan_jax/decoder_only_model.py, re-exported here) offers
-the same API over seqio PrefixLM features.
+the same API over seqio PrefixLM features, plus `score_tree(params, batch)`:
+log-probabilities of chosen tokens in rows that hold a prompt and all of its
+options, which the eval job uses to score options in one pass.
 
 Generation (`predict_batch`) is greedy, beam search or sampling, chosen by
 the model's `decode_method` field (gin: `EncoderDecoderModel.decode_method`).

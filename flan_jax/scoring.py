@@ -2,15 +2,21 @@
 
 `ModelRunner` holds a model, its parameters and a partitioner, and offers:
 
-* `option_scores(examples)`: every option's summed target log-likelihood,
-  through the model API's `score_options(params, batch) -> [B, K]`, where
-  batch = {"inputs": int32 [B, Li], "option_targets": int32 [B, K, Lt]}
-  (0-padded, EOS included). The model computes each example's input once
-  (encoder pass, or the shared prefix of a decoder-only model) and scores all
-  K options against it, so no option re-encodes its input. Examples are
-  sorted by length and each batch is trimmed to power-of-two widths, which
-  bounds padding while keeping few distinct shapes (compilations). A model
-  without `score_options` falls back to `naive_option_scores`.
+* `option_scores(examples)`: every option's summed target log-likelihood.
+  Each example's input is computed once and shared by all of its options;
+  no option re-encodes its input:
+  - decoder-only models (`score_tree`): one row per example, the prompt
+    followed by every option's tokens (`option_tree`), run in one forward
+    pass with a mask that lets each option see only the prompt and itself.
+    Rows are exact-length, sorted by length and cut to `fine_bucket` widths
+    (under a quarter of padding); a pass holds about as many tokens as
+    `batch_size` option rows would.
+  - other models (`score_options(params, batch) -> [B, K]`, batch =
+    {"inputs": int32 [B, Li], "option_targets": int32 [B, K, Lt]}, 0-padded,
+    EOS included): the encoder runs once per example and the K options are
+    decoded against it together. Examples are sorted by length and each
+    batch is trimmed to power-of-two widths.
+  A model with neither falls back to `naive_option_scores`.
 * `naive_option_scores(examples)`: one full forward pass per (input, option)
   row through `score_batch`; the reference the fast path must equal.
 * `predict(rows, decode_length)`: greedy generation through `predict_batch`.
@@ -64,30 +70,24 @@ def option_tree(example: OptionExample) -> dict[str, np.ndarray]:
   option k's j-th slot predicts its token j + 1. "gather_options" says
   which option each gathered token belongs to (host-side only).
   """
-  options = example.options
   prompt = len(example.inputs) + 1
-  lengths = np.array([len(o) for o in options])
-  fed = lengths - 1
-  fed_total = int(fed.sum())
-  # Each option's fed tokens (its own 0, 1, ...) and gathered tokens.
-  fed_step = np.arange(fed_total) - np.repeat(np.cumsum(fed) - fed, fed)
-  gather_step = np.arange(lengths.sum()) - np.repeat(
-      np.cumsum(lengths) - lengths, lengths)
-  option_start = prompt + np.cumsum(fed) - fed
-  gather_slots = np.where(gather_step == 0, prompt - 1,
-                          np.repeat(option_start, lengths) + gather_step - 1)
-  as_int = lambda values: np.asarray(values, np.int32)
-  return {
-      "tokens": as_int(np.concatenate(
-          [[0], example.inputs, *(o[:-1] for o in options)])),
-      "positions": as_int(np.concatenate(
-          [np.arange(prompt), prompt + fed_step])),
-      "branches": as_int(np.repeat(np.arange(len(options) + 1) + 1,
-                                   np.concatenate([[prompt], fed]))),
-      "gather_slots": as_int(gather_slots),
-      "gather_tokens": as_int(np.concatenate(options)),
-      "gather_options": as_int(np.repeat(np.arange(len(options)), lengths)),
-  }
+  tokens = [0, *example.inputs.tolist()]
+  positions, branches = list(range(prompt)), [1] * prompt
+  slots, gathered, owners = [], [], []
+  start = prompt  # where the next option's tokens go
+  for k, option in enumerate(o.tolist() for o in example.options):
+    fed = len(option) - 1
+    tokens += option[:-1]
+    positions += range(prompt, prompt + fed)
+    branches += [2 + k] * fed
+    slots += [prompt - 1, *range(start, start + fed)]
+    gathered += option
+    owners += [k] * len(option)
+    start += fed
+  return {name: np.array(values, np.int32) for name, values in (
+      ("tokens", tokens), ("positions", positions), ("branches", branches),
+      ("gather_slots", slots), ("gather_tokens", gathered),
+      ("gather_options", owners))}
 
 
 def _used_length(values: np.ndarray) -> np.ndarray:
