@@ -62,4 +62,7 @@ def start_gin_script(argv: Sequence[str],
     before_modules()
   import_modules()
   from flan_jax import gin_utils  # pylint: disable=g-import-not-at-top
-  gin_utils.parse_gin_flags()
+  try:
+    gin_utils.parse_gin_flags()
+  except ValueError as e:  # a bad binding or file: the message, no traceback
+    raise app.UsageError(str(e)) from e

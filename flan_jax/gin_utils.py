@@ -15,6 +15,7 @@ Names available in gin files (library code itself never imports gin)::
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import pathlib
@@ -101,6 +102,30 @@ def parse_gin(gin_files: Sequence[str], bindings: Sequence[str] = (),
                                         finalize_config=True)
   finally:
     logging.disable(logging.NOTSET)
+  check_binding_macros(bindings)
+
+
+_MACRO_BINDING = re.compile(r"\s*([A-Za-z_]\w*)\s*=")
+_MACRO_REFERENCE = re.compile(r"%([A-Za-z_]\w*)")
+
+
+def check_binding_macros(bindings: Sequence[str]) -> None:
+  """Rejects a binding that sets a macro nothing uses (usually a typo).
+
+  gin takes `--gin.TRAIN_STEP=5` as a new macro and the run goes on with
+  the file's TRAIN_STEPS; this raises instead, naming the closest macros.
+  """
+  used = set(_MACRO_REFERENCE.findall(gin.config_str()))
+  for binding in bindings:
+    match = _MACRO_BINDING.match(binding)
+    if not match or match.group(1) in used:
+      continue
+    name = match.group(1)
+    close = difflib.get_close_matches(name, sorted(used), n=3)
+    hint = (f"did you mean {' or '.join(close)}?" if close else
+            "the gin files use: " + ", ".join(sorted(used)))
+    raise ValueError(f"gin binding '{binding.strip()}' sets the macro {name}, "
+                     f"which no gin file or binding uses (%{name}); {hint}")
 
 
 def model_macro():

@@ -41,10 +41,13 @@ def main(argv):
   cli.import_modules()
   model_dir = os.path.abspath(_MODEL_DIR.value)
   gin_files = flags.FLAGS.gin_file or ["runs/demo.gin"]
-  gin_utils.parse_gin(
-      gin_files,
-      [f"MODEL_DIR = '{model_dir}'", *flags.FLAGS.gin_bindings],
-      flags.FLAGS.gin_search_paths)
+  try:
+    gin_utils.parse_gin(
+        gin_files,
+        [f"MODEL_DIR = '{model_dir}'", *flags.FLAGS.gin_bindings],
+        flags.FLAGS.gin_search_paths)
+  except ValueError as e:  # a bad binding or file: the message, no traceback
+    raise app.UsageError(str(e)) from e
   gin_utils.write_config(model_dir)
 
   result = gin_utils.train()
