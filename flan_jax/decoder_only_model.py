@@ -12,8 +12,9 @@ Example (unpacked, inputs [9, 4, 1], targets [3, 1]):
     decoder_loss_weights      [0, 0, 0, 1, 1, 0]
     decoder_causal_attention  [1, 1, 1, 1, 0, 0]
 
-Generation and option scoring use the key/value cache with prompts
-left-aligned to a common end: a row whose prompt is `pad` tokens shorter than
+Option scoring runs each prompt once with all of its options after it in
+one row (`score_tree`, `option_tree_mask`), no cache. Generation uses the
+key/value cache with prompts left-aligned to a common end: a row whose prompt is `pad` tokens shorter than
 the widest sits in cache slots pad.., its RoPE positions are slot - pad and
 the slots before `pad` are masked out. All rows then step in lock-step.
 """
