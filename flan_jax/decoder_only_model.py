@@ -14,9 +14,10 @@ Example (unpacked, inputs [9, 4, 1], targets [3, 1]):
 
 Option scoring runs each prompt once with all of its options after it in
 one row (`score_tree`, `option_tree_mask`), no cache. Generation uses the
-key/value cache with prompts left-aligned to a common end: a row whose prompt is `pad` tokens shorter than
-the widest sits in cache slots pad.., its RoPE positions are slot - pad and
-the slots before `pad` are masked out. All rows then step in lock-step.
+key/value cache with prompts left-aligned to a common end: a row whose
+prompt is `pad` tokens shorter than the widest sits in cache slots pad..,
+its RoPE positions are slot - pad and the slots before `pad` are masked
+out. All rows then step in lock-step.
 """
 
 from __future__ import annotations
