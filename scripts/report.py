@@ -1,7 +1,7 @@
 r"""Markdown tables and PNG figures from one or more results.json files.
 
     # base vs tuned, per cluster (held-out clusters marked):
-    python scripts/report.py --results=/tmp/run/eval/step_0,/tmp/run/eval/step_700 \
+    python scripts/report.py --results=/tmp/run/eval/step_0,/tmp/run/eval/step_1400 \
         --labels=base,tuned --output_dir=/tmp/run/report
 
     # a series of runs, each tuned on more clusters:

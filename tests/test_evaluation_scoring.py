@@ -165,9 +165,12 @@ def test_a_model_preferring_one_option_scores_its_share():
   # tokens) exactly when t > the sum of b+ad: worked out from the table.
   task = seqio.get_mixture_or_task("toy:polarity:t0:score")
   rows = eval_data.load_examples(task, "test")
+  vocabulary = task.output_features["targets"].vocabulary
+  good, bad = vocabulary.encode("good"), vocabulary.encode("bad")
+  assert len(good) == 1 and len(bad) == 2  # the arithmetic below needs it
   table = np.zeros(VOCAB, np.float32)
-  table[828] = -2.0            # "good"
-  table[[357, 409]] = -0.5     # "b", "ad": summed -1.0 beats -2.0
+  table[good] = -2.0           # "good"
+  table[bad] = -0.5            # "b", "ad": summed -1.0 beats -2.0
   table[1] = -0.1              # EOS
   runner = _runner(KnownAnswersModel(bonus=0.0), bonus_table=jnp.asarray(table))
   metrics, _ = evaluation.evaluate_rows(task, runner, rows)
@@ -178,7 +181,7 @@ def test_a_model_preferring_one_option_scores_its_share():
   assert metrics["accuracy"] == pytest.approx(share_bad)
   assert metrics["accuracy_token_norm"] == pytest.approx(share_bad)
   assert 0 < share_bad < 100
-  table[[357, 409]] = -1.5     # summed -3.1: "good" wins when summed ...
+  table[bad] = -1.5            # summed -3.1: "good" wins when summed ...
   runner = _runner(KnownAnswersModel(bonus=0.0), bonus_table=jnp.asarray(table))
   metrics, _ = evaluation.evaluate_rows(task, runner, rows)
   # ... but per token bad = -3.1/3 = -1.03 beats good = -1.05.

@@ -1,8 +1,11 @@
-"""Demo cluster `arithmetic`: small sums, differences and comparisons.
+"""Demo cluster `arithmetic`: sums, differences and comparisons.
 
-Operands stay below 100 so that a tiny model (which sees digits one token
-each, thanks to the vocabulary's split_digits) can learn the carries.
-`number_comparison` lists its two numbers as per-example options.
+Addition and subtraction take a number below 1000 and a single digit; the
+tiny model sees digits one token each (the vocabulary's split_digits). With
+two operands below 100 it learned subtraction hardly at all in the demo's
+budget (3% of held-out differences right); with one digit, about 13%.
+Always-three-digit numbers did not help (9%). `number_comparison` lists its
+two numbers as per-example options.
 """
 
 from __future__ import annotations
@@ -11,11 +14,11 @@ from flan_jax.data.registry import DatasetSpec
 from flan_jax.data.templates import Template
 from tasks.demo import common
 
-_MAX_OPERAND = 50
+_MAX_NUMBER = 999
 
 
 def _addition(rng):
-  a, b = rng.randint(0, _MAX_OPERAND), rng.randint(0, _MAX_OPERAND)
+  a, b = rng.randint(0, _MAX_NUMBER), rng.randint(0, 9)
   return {"a": str(a), "b": str(b), "answer": str(a + b)}
 
 
@@ -33,8 +36,7 @@ _ADDITION_TEMPLATES = (
 
 
 def _subtraction(rng):
-  a = rng.randint(0, 2 * _MAX_OPERAND)
-  b = rng.randint(0, a)
+  a, b = rng.randint(10, _MAX_NUMBER), rng.randint(0, 9)
   return {"a": str(a), "b": str(b), "answer": str(a - b)}
 
 

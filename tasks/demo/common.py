@@ -50,6 +50,12 @@ COLOURS = ("red", "blue", "green", "black", "white", "yellow", "brown",
            "pink")
 THINGS = ("bike", "car", "hat", "cup", "bag", "coat", "lamp", "kite", "boat",
           "desk")
+JOBS = ("doctor", "baker", "pilot", "farmer", "teacher", "singer", "nurse",
+        "painter", "driver", "writer")
+TRAIT_PAIRS = (("tall", "short"), ("young", "old"), ("quiet", "loud"),
+               ("rich", "poor"), ("strong", "weak"), ("kind", "rude"))
+# What the NLI premises and reading passages say about a person.
+FACT_KINDS = ("trait", "home", "job", "possession")
 NOUNS = ("apple", "river", "stone", "cloud", "horse", "table", "garden",
          "window", "bread", "tiger", "pencil", "mountain", "flower", "candle",
          "forest", "rabbit", "bottle", "island", "ladder", "violin")
@@ -135,6 +141,19 @@ def function_source(name: str, make_example: MakeExample, *,
 
   return seqio.FunctionDataSource(dataset_fn, splits=tuple(SPLIT_SIZES),
                                   num_input_examples=dict(SPLIT_SIZES))
+
+
+def random_fact(rng: random.Random, person: str, kind: str) -> str:
+  """A sentence stating a random fact of one of FACT_KINDS about `person`."""
+  if kind == "trait":
+    return f"{person} is {rng.choice(rng.choice(TRAIT_PAIRS))}."
+  if kind == "home":
+    return f"{person} lives in {rng.choice(CITIES)}."
+  if kind == "job":
+    return f"{person} is a {rng.choice(JOBS)}."
+  if kind == "possession":
+    return f"{person} has a {rng.choice(COLOURS)} {rng.choice(THINGS)}."
+  raise ValueError(f"unknown fact kind '{kind}'; known: {FACT_KINDS}")
 
 
 def pick(rng: random.Random, pool, k: int) -> list:

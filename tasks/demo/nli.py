@@ -1,10 +1,19 @@
 """Demo cluster `nli`: does a hypothesis follow from a few generated facts?
 
-A premise states one fact about each of one or two people. The hypothesis
-either repeats a fact (yes), states a fact the premise rules out (no), or
-talks about a person or property the premise does not mention (it is not
-possible to tell). Labels are drawn uniformly, so chance is one in three.
-The three datasets share their templates, as FLAN's NLI datasets do.
+A premise states two facts of different kinds about one person ("Ben is
+tall. Ben lives in Rome."); each dataset's hypotheses are about one kind
+(a trait, a home, the colour of a thing). The hypothesis repeats a fact of
+the premise (yes), gives the same kind of fact another value that the
+premise rules out (no: the opposite trait, another city, another colour), or
+the premise says nothing of that kind (it is not possible to tell). Labels
+are drawn uniformly, so chance is one in three. The three datasets share
+their templates, as FLAN's NLI datasets do.
+
+Harder variants were beyond the demo's 2+2-layer model within its budget:
+premises about two people (each fact bound to its person) stayed at 35 to
+41% in the full demo run, and even a single fact with hypotheses about other
+people or traits stayed at chance after 300 steps of training on NLI alone,
+where this version reaches 45 to 71% per template.
 """
 
 from __future__ import annotations
@@ -35,85 +44,54 @@ _TEMPLATES = (
 )
 
 
-def _example(rng, facts, true_fact, false_fact, unrelated_fact):
-  """Picks a label uniformly and the hypothesis that goes with it.
+def _example(rng, kind, sentence, stated, contradicting):
+  """One person's premise and a hypothesis, with a uniformly drawn label.
 
   Args:
-    facts: the premise's sentences.
-    true_fact, false_fact, unrelated_fact: draw a hypothesis that the
-      premise entails, contradicts, or leaves open.
+    kind: the one of `common.FACT_KINDS` that the hypothesis is about.
+    sentence: (person, value) -> a sentence of that kind.
+    stated, contradicting: two values the person cannot both have.
   """
+  person = rng.choice(common.NAMES)
   label = rng.choice(OPTIONS)
-  make = {YES: true_fact, NO: false_fact, UNKNOWN: unrelated_fact}[label]
-  return {"premise": " ".join(facts), "hypothesis": make(), "answer": label}
+  others = [k for k in common.FACT_KINDS if k != kind]
+  if label == UNKNOWN:  # the premise says nothing of this kind
+    facts = [common.random_fact(rng, person, k)
+             for k in common.pick(rng, others, 2)]
+    hypothesis = sentence(person, rng.choice((stated, contradicting)))
+  else:
+    facts = [sentence(person, stated),
+             common.random_fact(rng, person, rng.choice(others))]
+    rng.shuffle(facts)
+    hypothesis = sentence(person, stated if label == YES else contradicting)
+  return {"premise": " ".join(facts), "hypothesis": hypothesis,
+          "answer": label}
 
 
-# --- nli_traits: "Anna is tall. Ben is quiet." -------------------------------
-
-_TRAIT_PAIRS = (("tall", "short"), ("young", "old"), ("quiet", "loud"),
-                ("rich", "poor"), ("strong", "weak"), ("kind", "rude"))
+# --- nli_traits: "Anna is tall. Anna lives in Paris." / "Anna is short." -----
 
 
 def _nli_traits(rng):
-  people = common.pick(rng, common.NAMES, rng.randint(1, 2))
-  pairs = common.pick(rng, _TRAIT_PAIRS, len(people))
-  sides = [rng.randint(0, 1) for _ in people]
-  facts = [f"{p} is {pair[s]}." for p, pair, s in zip(people, pairs, sides)]
-  i = rng.randrange(len(people))
-
-  def unrelated():
-    if rng.random() < 0.5:  # someone the premise never mentions
-      other = rng.choice([n for n in common.NAMES if n not in people])
-      return f"{other} is {rng.choice(rng.choice(_TRAIT_PAIRS))}."
-    unused = [pair for pair in _TRAIT_PAIRS if pair != pairs[i]]
-    return f"{people[i]} is {rng.choice(rng.choice(unused))}."
-
-  return _example(rng, facts,
-                  lambda: f"{people[i]} is {pairs[i][sides[i]]}.",
-                  lambda: f"{people[i]} is {pairs[i][1 - sides[i]]}.",
-                  unrelated)
+  pair = common.pick(rng, rng.choice(common.TRAIT_PAIRS), 2)
+  return _example(rng, "trait", lambda p, v: f"{p} is {v}.", *pair)
 
 
-# --- nli_places: "Anna lives in Paris. Ben lives in Rome." -------------------
+# --- nli_places: "Anna lives in Paris. Anna is a pilot." / "Anna lives in Rome."
 
 
 def _nli_places(rng):
-  people = common.pick(rng, common.NAMES, rng.randint(1, 2))
-  cities = common.pick(rng, common.CITIES, len(people))
-  facts = [f"{p} lives in {c}." for p, c in zip(people, cities)]
-  i = rng.randrange(len(people))
-  other_city = rng.choice([c for c in common.CITIES if c != cities[i]])
-  stranger = rng.choice([n for n in common.NAMES if n not in people])
   # Everyone lives in one city, so another city contradicts the premise.
-  return _example(rng, facts,
-                  lambda: f"{people[i]} lives in {cities[i]}.",
-                  lambda: f"{people[i]} lives in {other_city}.",
-                  lambda: f"{stranger} lives in {rng.choice(common.CITIES)}.")
+  return _example(rng, "home", lambda p, v: f"{p} lives in {v}.",
+                  *common.pick(rng, common.CITIES, 2))
 
 
-# --- nli_possessions: "Anna's bike is red. Ben's hat is green." ------------
+# --- nli_possessions: "Anna's bike is red. Anna is old." / "Anna's bike is blue."
 
 
 def _nli_possessions(rng):
-  people = common.pick(rng, common.NAMES, rng.randint(1, 2))
-  things = [rng.choice(common.THINGS) for _ in people]
-  colours = [rng.choice(common.COLOURS) for _ in people]
-  facts = [f"{p}'s {t} is {c}." for p, t, c in zip(people, things, colours)]
-  i = rng.randrange(len(people))
-  other_colour = rng.choice([c for c in common.COLOURS if c != colours[i]])
-
-  def unrelated():
-    colour = rng.choice(common.COLOURS)
-    if rng.random() < 0.5:  # a thing of hers the premise does not mention
-      thing = rng.choice([t for t in common.THINGS if t != things[i]])
-      return f"{people[i]}'s {thing} is {colour}."
-    stranger = rng.choice([n for n in common.NAMES if n not in people])
-    return f"{stranger}'s {things[i]} is {colour}."
-
-  return _example(rng, facts,
-                  lambda: f"{people[i]}'s {things[i]} is {colours[i]}.",
-                  lambda: f"{people[i]}'s {things[i]} is {other_colour}.",
-                  unrelated)
+  thing = rng.choice(common.THINGS)
+  return _example(rng, "possession", lambda p, v: f"{p}'s {thing} is {v}.",
+                  *common.pick(rng, common.COLOURS, 2))
 
 
 def _spec(name, make_example):

@@ -1,10 +1,16 @@
 """Demo cluster `reading`: answer a question by copying a word from a passage.
 
-A passage states one fact about each of three people; the question names a
-person and asks for the fact. People, cities, colours and jobs are distinct
-within a passage, so every question has exactly one answer, and so does every
-inverted template ("ask a question whose answer is X"), whose target is the
-canonical question.
+A passage states three facts about one person, in random order: where they
+live, their job, and the colour of something they own. Each dataset asks for
+one of the three, so copying the value of a random fact is right one time in
+three. Cities, jobs and colours are distinct word lists, so every question
+has exactly one answer, and so does every inverted template ("ask a question
+whose answer is X"), whose target is the canonical question.
+
+Passages about three people ("Anna lives in Paris. Ben lives in Rome. ...",
+asking where Ben lives) need the model to bind each fact to its person; the
+demo's 2+2-layer model stayed at 29 to 35% on them, even after 400 steps of
+training on the NLI and reading clusters alone.
 """
 
 from __future__ import annotations
@@ -13,25 +19,37 @@ from flan_jax.data.registry import DatasetSpec
 from flan_jax.data.templates import Template
 from tasks.demo import common
 
-_PEOPLE_PER_PASSAGE = 3
-_JOBS = ("doctor", "baker", "pilot", "farmer", "teacher", "singer", "nurse",
-         "painter", "driver", "writer")
+
+def _passage_example(rng):
+  """A passage about one person and the values it states."""
+  person = rng.choice(common.NAMES)
+  city = rng.choice(common.CITIES)
+  job = rng.choice(common.JOBS)
+  colour, thing = rng.choice(common.COLOURS), rng.choice(common.THINGS)
+  facts = [f"{person} lives in {city}.", f"{person} is a {job}.",
+           f"{person} has a {colour} {thing}."]
+  rng.shuffle(facts)
+  return {"passage": " ".join(facts), "name": person, "city": city,
+          "job": job, "colour": colour, "thing": thing}
 
 
-def _people(rng):
-  return common.pick(rng, common.NAMES, _PEOPLE_PER_PASSAGE)
+def _asking(field, *context):
+  """A generator of passages whose answer is `field`, keeping the fields in
+  `context` that the templates name."""
+
+  def make_example(rng):
+    values = _passage_example(rng)
+    example = {"passage": values["passage"], "name": values["name"]}
+    example.update({key: values[key] for key in context})
+    example["answer"] = values[field]
+    return example
+
+  return make_example
 
 
 # --- qa_home: "Where does Ben live?" -> "Rome" ------------------------------
 
-
-def _qa_home(rng):
-  people = _people(rng)
-  cities = common.pick(rng, common.CITIES, len(people))
-  i = rng.randrange(len(people))
-  passage = " ".join(f"{p} lives in {c}." for p, c in zip(people, cities))
-  return {"passage": passage, "name": people[i], "answer": cities[i]}
-
+_qa_home = _asking("city")
 
 _HOME_TEMPLATES = (
     Template("{passage}\nWhere does {name} live?", "{answer}"),
@@ -50,17 +68,7 @@ _HOME_TEMPLATES = (
 
 # --- qa_colour: "What colour is Ben's cup?" -> "green" ----------------------
 
-
-def _qa_colour(rng):
-  people = _people(rng)
-  things = [rng.choice(common.THINGS) for _ in people]
-  colours = common.pick(rng, common.COLOURS, len(people))
-  i = rng.randrange(len(people))
-  passage = " ".join(f"{p} has a {c} {t}."
-                     for p, c, t in zip(people, colours, things))
-  return {"passage": passage, "name": people[i], "thing": things[i],
-          "answer": colours[i]}
-
+_qa_colour = _asking("colour", "thing")
 
 _COLOUR_TEMPLATES = (
     Template("{passage}\nWhat colour is {name}'s {thing}?", "{answer}"),
@@ -77,18 +85,8 @@ _COLOUR_TEMPLATES = (
 )
 
 # --- qa_job: "What is Ben's job?" -> "baker" --------------------------------
-# All three datasets ask for a person's attribute. Questions whose answer is a
-# person ("Who is the baker?") stayed at chance (about 35%) after 800 to 2,000
-# demo training steps, while these reach 100%.
 
-
-def _qa_job(rng):
-  people = _people(rng)
-  jobs = common.pick(rng, _JOBS, len(people))
-  i = rng.randrange(len(people))
-  passage = " ".join(f"{p} is a {j}." for p, j in zip(people, jobs))
-  return {"passage": passage, "name": people[i], "answer": jobs[i]}
-
+_qa_job = _asking("job")
 
 _JOB_TEMPLATES = (
     Template("{passage}\nWhat is {name}'s job?", "{answer}"),

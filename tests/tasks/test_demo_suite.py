@@ -135,3 +135,46 @@ def test_every_demo_mixture_resolves():
   held_out = seqio.get_mixture_or_task("demo:train:no_sentiment")
   trained = {task.name.split(":")[1] for task in held_out.tasks}
   assert not trained & set(suite.CLUSTERS["sentiment"])
+
+
+def _nli_label(premise: str, hypothesis: str) -> str:
+  """The label, worked out from the sentences rather than the generator.
+
+  A hypothesis the premise states is entailed; one that gives the same
+  person's same single-valued property (home, a thing's colour) another
+  value, or the opposite trait, is contradicted; anything else is open.
+  """
+  facts = [fact.strip() + "." for fact in premise.split(".") if fact.strip()]
+  if hypothesis in facts:
+    return "yes"
+  opposites = {frozenset(pair) for pair in common.TRAIT_PAIRS}
+  head, value = hypothesis[:-1].rsplit(" ", 1)
+  for fact in facts:
+    fact_head, fact_value = fact[:-1].rsplit(" ", 1)
+    if fact_head != head:
+      continue
+    if head.endswith(" is") and "'s " not in head:  # "Anna is tall"
+      if frozenset((value, fact_value)) in opposites:
+        return "no"
+    else:  # "Anna lives in Paris", "Anna's bike is red"
+      return "no"
+  return "it is not possible to tell"
+
+
+@pytest.mark.parametrize("name", suite.CLUSTERS["nli"])
+def test_nli_labels_follow_from_the_premise(name):
+  labels = set()
+  for split in common.SPLIT_SIZES:
+    for row in common.examples(name, split):
+      assert row["answer"] == _nli_label(row["premise"], row["hypothesis"]), row
+      labels.add(row["answer"])
+  assert labels == {"yes", "no", "it is not possible to tell"}
+
+
+@pytest.mark.parametrize("name", suite.CLUSTERS["reading"])
+def test_reading_answer_is_one_word_of_the_passage(name):
+  for split in common.SPLIT_SIZES:
+    for row in common.examples(name, split):
+      words = row["passage"].replace(".", "").split()
+      assert words.count(row["answer"]) == 1, row
+      assert row["name"] in words
