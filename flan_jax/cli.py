@@ -66,3 +66,20 @@ def start_gin_script(argv: Sequence[str],
     gin_utils.parse_gin_flags()
   except ValueError as e:  # a bad binding or file: the message, no traceback
     raise app.UsageError(str(e)) from e
+
+
+def run_gin_script(main: Callable[[Sequence[str]], None]) -> None:
+  """`absl.app.run` for the gin scripts: gin flag parsing, and a task or
+  mixture name that nothing registered reported as a usage error (its
+  message names the closest registered names), without a traceback."""
+  from flan_jax import gin_utils  # pylint: disable=g-import-not-at-top
+
+  def main_reporting_unknown_names(argv):
+    from flan_jax.data import registry  # pylint: disable=g-import-not-at-top
+    try:
+      main(argv)
+    except registry.UnknownTaskOrMixtureError as e:
+      # gin appends "In call to configurable ..." lines; the first says it.
+      raise app.UsageError(str(e).splitlines()[0]) from e
+
+  app.run(main_reporting_unknown_names, flags_parser=gin_utils.flags_parser)

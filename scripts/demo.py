@@ -73,4 +73,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=gin_utils.flags_parser)
+  cli.run_gin_script(main)

@@ -21,7 +21,6 @@ from flan_jax import cli  # sets up TF logging before TensorFlow loads
 
 import sys
 
-from absl import app
 from absl import flags
 
 from flan_jax import evaluation
@@ -60,4 +59,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=gin_utils.flags_parser)
+  cli.run_gin_script(main)

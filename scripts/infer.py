@@ -12,7 +12,6 @@ target or of every option. See flan_jax/inference.py.
 
 from flan_jax import cli  # sets up TF logging before TensorFlow loads
 
-from absl import app
 
 from flan_jax import gin_utils
 
@@ -24,4 +23,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=gin_utils.flags_parser)
+  cli.run_gin_script(main)
