@@ -13,7 +13,8 @@ continuation " <option>" of the prompt). Then, on the same examples:
 * lm-evaluation-harness (`lm_eval.models.huggingface.HFLM`, float32 on CPU)
   answers one `loglikelihood` request per (prompt, option);
 * flan_jax converts the same directory to a checkpoint
-  (`flan_jax.models.hf.convert_to_checkpoint`, as scripts/convert_hf.py does),
+  (`flan_jax.checkpoints.hf_conversion.convert_to_checkpoint`, as
+  scripts/convert_hf.py does),
   restores it as the eval job does, and scores every example's options in one
   `score_options` call per batch, the prompt computed once per example.
 
@@ -68,13 +69,13 @@ def multiple_choice_examples(task_name: str, split: str, limit: int):
   """[(prompt, [option, ...], correct index)] from a demo scoring task."""
   import seqio  # pylint: disable=g-import-not-at-top
   import tasks.demo  # pylint: disable=g-import-not-at-top,unused-import
-  from flan_jax import eval_data  # pylint: disable=g-import-not-at-top
+  from flan_jax.evaluation import examples as examples_lib  # pylint: disable=g-import-not-at-top
   task = seqio.get_mixture_or_task(task_name)
-  rows = eval_data.load_examples(task, split, max_examples=limit)
-  if not eval_data.has_option_rows(rows):
+  rows = examples_lib.load_examples(task, split, max_examples=limit)
+  if not examples_lib.has_option_rows(rows):
     raise SystemExit(f"{task_name} is not a rank-classification task")
   out = []
-  for example in eval_data.group_options(rows):
+  for example in examples_lib.group_options(rows):
     options = [r["targets_pretokenized"].decode() for r in example.rows]
     correct = [bool(r["is_correct"]) for r in example.rows].index(True)
     out.append((example.rows[0]["inputs_pretokenized"].decode(), options,
@@ -139,7 +140,7 @@ def harness_scores(lm, requests):
 
 def flan_jax_examples(lm, examples):
   """OptionExamples from the harness's own tokenisation of each request."""
-  from flan_jax import eval_data  # pylint: disable=g-import-not-at-top
+  from flan_jax.evaluation import examples as examples_lib  # pylint: disable=g-import-not-at-top
   out = []
   for i, (prompt, options, _) in enumerate(examples):
     context, targets = None, []
@@ -152,7 +153,7 @@ def flan_jax_examples(lm, examples):
         raise SystemExit(f"example {i}: options change the prompt's tokens")
       context = ctx
       targets.append(np.asarray(cont, np.int32))
-    out.append(eval_data.OptionExample(i, np.asarray(context, np.int32),
+    out.append(examples_lib.OptionExample(i, np.asarray(context, np.int32),
                                        targets, []))
   return out
 
@@ -161,15 +162,16 @@ def import_model(hf_dir: str, partitioner):
   """Our model and parameters, the way a user gets them: the converter behind
   scripts/convert_hf.py writes an orbax checkpoint, which the eval job's
   loader restores."""
-  from flan_jax import evaluation  # pylint: disable=g-import-not-at-top
-  from flan_jax import model as model_lib  # pylint: disable=g-import-not-at-top
+  from flan_jax.checkpoints import hf_conversion  # pylint: disable=g-import-not-at-top
+  from flan_jax.checkpoints import loading  # pylint: disable=g-import-not-at-top
+  from flan_jax.models import decoder_only  # pylint: disable=g-import-not-at-top
   from flan_jax.models import hf  # pylint: disable=g-import-not-at-top
-  step_dir = hf.convert_to_checkpoint(
+  step_dir = hf_conversion.convert_to_checkpoint(
       hf_dir, os.path.join(tempfile.mkdtemp(prefix="converted_"), "run"))
   config, _ = hf.load_hf(hf_dir)
-  model = model_lib.DecoderOnlyModel(config, prefix_lm=False)
-  directory, step = evaluation.resolve_checkpoint(step_dir)
-  return model, evaluation.load_params(model, directory, step, partitioner)
+  model = decoder_only.DecoderOnlyModel(config, prefix_lm=False)
+  directory, step = loading.resolve_checkpoint(step_dir)
+  return model, loading.load_params(model, directory, step, partitioner)
 
 
 def timed_pair(first, second, repeats: int):
@@ -190,8 +192,8 @@ def main(argv=None):
   args = parse_args(argv)
   import torch  # pylint: disable=g-import-not-at-top
   from lm_eval.models.huggingface import HFLM  # pylint: disable=g-import-not-at-top
-  from flan_jax import partitioning  # pylint: disable=g-import-not-at-top
-  from flan_jax import scoring  # pylint: disable=g-import-not-at-top
+  from flan_jax.parallel import partitioning  # pylint: disable=g-import-not-at-top
+  from flan_jax.evaluation import runner  # pylint: disable=g-import-not-at-top
 
   examples = multiple_choice_examples(args.task, args.split, args.examples)
   hf_dir = args.hf_dir
@@ -202,7 +204,7 @@ def main(argv=None):
                               args.hidden, args.layers)
   partitioner = partitioning.Partitioner()
   model, params = import_model(hf_dir, partitioner)
-  runner = scoring.ModelRunner(model, params, partitioner, args.batch_size)
+  runner = runner.ModelRunner(model, params, partitioner, args.batch_size)
 
   lm = HFLM(pretrained=hf_dir, backend="causal", device="cpu",
             dtype=torch.float32, batch_size=args.batch_size)

@@ -59,13 +59,13 @@ def time_steps(step, steps: int, warmup: int) -> float:
 
 def flan_jax_step(batch):
   """Our trainer's jitted, donated train step on the default partitioner."""
-  from flan_jax import model as model_lib  # pylint: disable=g-import-not-at-top
-  from flan_jax import optimizers  # pylint: disable=g-import-not-at-top
-  from flan_jax import partitioning  # pylint: disable=g-import-not-at-top
-  from flan_jax import train_state  # pylint: disable=g-import-not-at-top
+  from flan_jax.models import encoder_decoder  # pylint: disable=g-import-not-at-top
   from flan_jax.models import t5  # pylint: disable=g-import-not-at-top
+  from flan_jax.parallel import partitioning  # pylint: disable=g-import-not-at-top
+  from flan_jax.train import optimizers  # pylint: disable=g-import-not-at-top
+  from flan_jax.train import train_state  # pylint: disable=g-import-not-at-top
 
-  model = model_lib.EncoderDecoderModel(
+  model = encoder_decoder.EncoderDecoderModel(
       t5.T5Config(**SHAPE, dropout_rate=0.0, dtype="float32"), z_loss=0.0)
   partitioner = partitioning.Partitioner()
   shapes = {k: v.shape for k, v in batch.items()}
@@ -121,7 +121,7 @@ def main():
   parser.add_argument("--steps", type=int, default=5)
   parser.add_argument("--warmup", type=int, default=2)
   args = parser.parse_args()
-  from flan_jax import flops  # pylint: disable=g-import-not-at-top
+  from flan_jax.train import mfu  # pylint: disable=g-import-not-at-top
 
   batch = random_batch()
   tokens = BATCH * (INPUTS + TARGETS)
@@ -133,8 +133,8 @@ def main():
   model, ours = flan_jax_step(batch)
   ours_s = time_steps(ours, args.steps, args.warmup)
   del ours
-  peak, source = flops.peak_flops_per_device("float32")
-  model_flops = flops.t5_train_flops(model.config, BATCH, INPUTS, TARGETS)
+  peak, source = mfu.peak_flops_per_device("float32")
+  model_flops = model.config.train_flops(BATCH, INPUTS, TARGETS)
 
   theirs, threads = torch_step(batch)
   theirs_s = time_steps(theirs, args.steps, args.warmup)
@@ -151,7 +151,7 @@ def main():
   print(f"flan_jax model FLOPs/step {model_flops:.3e}; "
         f"{model_flops / ours_s / 1e9:.1f} GFLOP/s; peak {peak / 1e9:.1f} "
         f"GFLOP/s per device ({source}); MFU "
-        f"{100 * flops.mfu(model_flops, ours_s, jax.device_count(), peak):.1f}%")
+        f"{100 * mfu.mfu(model_flops, ours_s, jax.device_count(), peak):.1f}%")
   print(f"load average after: "
         f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 

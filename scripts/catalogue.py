@@ -8,7 +8,7 @@ an example rendered from TFDS mock data, then every mixture. Needs no
 download.
 """
 
-from flan_jax import cli  # sets up TF logging before TensorFlow loads
+from flan_jax.cli import startup  # sets up TF logging before TensorFlow loads
 
 import os
 import sys
@@ -23,8 +23,8 @@ _OUTPUT = flags.DEFINE_string(
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  cli.setup_logging()
-  cli.import_modules()
+  startup.setup_logging()
+  startup.import_modules()
   import tasks.flan2021  # pylint: disable=g-import-not-at-top,unused-import
   from tasks.flan2021 import catalogue  # pylint: disable=g-import-not-at-top
   text = catalogue.markdown()

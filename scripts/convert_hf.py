@@ -15,14 +15,14 @@ Every tensor is checked against config.json first; any problem stops with one
 line naming the tensor or field, and OUTPUT_DIR is then never created.
 """
 
-from flan_jax import cli  # sets up TF logging before TensorFlow loads
+from flan_jax.cli import startup  # sets up TF logging before TensorFlow loads
 
 import sys
 
 from absl import app
 from absl import flags
 
-from flan_jax.models import hf
+from flan_jax.checkpoints import hf_conversion
 from flan_jax.models import hf_config
 
 _HF_DIR = flags.DEFINE_string("hf_dir", None, "Hugging Face model directory.",
@@ -44,9 +44,9 @@ _OVERWRITE = flags.DEFINE_bool("overwrite", False,
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  cli.setup_logging()
+  startup.setup_logging()
   try:
-    checkpoint = hf.convert_to_checkpoint(
+    checkpoint = hf_conversion.convert_to_checkpoint(
         _HF_DIR.value, _OUTPUT_DIR.value, overwrite=_OVERWRITE.value,
         dtype=_DTYPE.value, scan_layers=_SCAN.value,
         remat_policy=_REMAT.value)

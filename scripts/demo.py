@@ -14,7 +14,7 @@ r"""The whole FLAN protocol on the built-in demo suite, end to end.
 Re-running with the same --model_dir resumes or reuses the finished run.
 """
 
-from flan_jax import cli  # sets up TF logging before TensorFlow loads
+from flan_jax.cli import startup  # sets up TF logging before TensorFlow loads
 
 import logging
 import os
@@ -24,8 +24,8 @@ import time
 from absl import app
 from absl import flags
 
-from flan_jax import gin_utils
-from flan_jax import reports
+from flan_jax.cli import gin_config
+from flan_jax.evaluation import reports
 
 _MODEL_DIR = flags.DEFINE_string("model_dir", "/tmp/flan_jax_demo",
                                  "Where the demo's run and results go.")
@@ -37,26 +37,26 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   started = time.perf_counter()
-  cli.setup_logging()
-  cli.import_modules()
+  startup.setup_logging()
+  startup.import_modules()
   model_dir = os.path.abspath(_MODEL_DIR.value)
   gin_files = flags.FLAGS.gin_file or ["runs/demo.gin"]
   try:
-    gin_utils.parse_gin(
+    gin_config.parse_gin(
         gin_files,
         [f"MODEL_DIR = '{model_dir}'", *flags.FLAGS.gin_bindings],
         flags.FLAGS.gin_search_paths)
   except ValueError as e:  # a bad binding or file: the message, no traceback
     raise app.UsageError(str(e)) from e
-  gin_utils.write_config(model_dir)
+  gin_config.write_config(model_dir)
 
-  result = gin_utils.train()
+  result = gin_config.train()
   trained_at = time.perf_counter()
   runs = []
   for label, step in (("base (step 0)", 0),
                       (f"tuned (step {result.final_step})", result.final_step)):
     log.info("zero-shot evaluation of %s", label)
-    runs.append(gin_utils.evaluate(
+    runs.append(gin_config.evaluate(
         step=step, output_dir=os.path.join(model_dir, "eval", f"step_{step}")))
   finished = time.perf_counter()
 
@@ -73,4 +73,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  cli.run_gin_script(main)
+  startup.run_gin_script(main)

@@ -17,15 +17,15 @@ On a multi-host slice pass --multihost: each host evaluates its share of the
 tasks and the last to finish writes results.json.
 """
 
-from flan_jax import cli  # sets up TF logging before TensorFlow loads
+from flan_jax.cli import startup  # sets up TF logging before TensorFlow loads
 
 import sys
 
 from absl import flags
 
-from flan_jax import evaluation
-from flan_jax import gin_utils
-from flan_jax import reports
+from flan_jax.cli import gin_config
+from flan_jax.evaluation import job
+from flan_jax.evaluation import reports
 
 _ALL_STEPS = flags.DEFINE_bool(
     "all_steps", False, "Evaluate every checkpoint step of the model dir(s), "
@@ -41,17 +41,17 @@ def main(argv):
       import jax  # pylint: disable=g-import-not-at-top
       jax.distributed.initialize()
 
-  cli.start_gin_script(argv, before_modules=start_multihost)
-  output_dir = gin_utils.query("evaluate.output_dir")
-  checkpoint = gin_utils.query("evaluate.checkpoint")
-  gin_utils.write_config(output_dir, "eval_config.gin")
+  startup.start_gin_script(argv, before_modules=start_multihost)
+  output_dir = gin_config.query("evaluate.output_dir")
+  checkpoint = gin_config.query("evaluate.checkpoint")
+  gin_config.write_config(output_dir, "eval_config.gin")
   if isinstance(checkpoint, str) and not _ALL_STEPS.value:
-    runs = [gin_utils.evaluate()]
+    runs = [gin_config.evaluate()]
   else:
     runs = []
-    for directory, step, out in evaluation.checkpoints_to_evaluate(
+    for directory, step, out in job.checkpoints_to_evaluate(
         checkpoint, output_dir, all_steps=_ALL_STEPS.value):
-      runs.append(gin_utils.evaluate(checkpoint=directory, step=step,
+      runs.append(gin_config.evaluate(checkpoint=directory, step=step,
                                      output_dir=out))
   for results in runs:
     if results is not None:  # None: other hosts still finishing
@@ -59,4 +59,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  cli.run_gin_script(main)
+  startup.run_gin_script(main)

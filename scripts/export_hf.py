@@ -11,14 +11,14 @@ model.safetensors (float32) and the tokenizer files found in --tokenizer_dir;
 is written under a temporary name and renamed when complete.
 """
 
-from flan_jax import cli  # sets up TF logging before TensorFlow loads
+from flan_jax.cli import startup  # sets up TF logging before TensorFlow loads
 
 import sys
 
 from absl import flags
 
-from flan_jax import gin_utils
-from flan_jax.models import hf
+from flan_jax.checkpoints import hf_conversion
+from flan_jax.cli import gin_config
 from flan_jax.models import hf_config
 
 _CHECKPOINT = flags.DEFINE_string(
@@ -34,10 +34,10 @@ _OVERWRITE = flags.DEFINE_bool("overwrite", False,
 
 
 def main(argv):
-  cli.start_gin_script(argv)
-  model = gin_utils.model_macro()
+  startup.start_gin_script(argv)
+  model = gin_config.model_macro()
   try:
-    out = hf.export_checkpoint(model, _CHECKPOINT.value, _OUTPUT_DIR.value,
+    out = hf_conversion.export_checkpoint(model, _CHECKPOINT.value, _OUTPUT_DIR.value,
                                tokenizer_dir=_TOKENIZER_DIR.value,
                                overwrite=_OVERWRITE.value)
   except hf_config.HfConversionError as e:
@@ -46,4 +46,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  cli.run_gin_script(main)
+  startup.run_gin_script(main)

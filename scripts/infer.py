@@ -7,20 +7,20 @@ r"""Predictions or scores of a checkpoint for any task, written as JSONL.
 
 mode 'predict' writes generated text (generation tasks) or the chosen
 option (rank classification); mode 'score' writes log-likelihoods of the
-target or of every option. See flan_jax/inference.py.
+target or of every option. See flan_jax/evaluation/inference.py.
 """
 
-from flan_jax import cli  # sets up TF logging before TensorFlow loads
+from flan_jax.cli import startup  # sets up TF logging before TensorFlow loads
 
 
-from flan_jax import gin_utils
+from flan_jax.cli import gin_config
 
 
 def main(argv):
-  cli.start_gin_script(argv)
-  count = gin_utils.infer()
-  print(f"{count} lines -> {gin_utils.query('infer.output_path')}")
+  startup.start_gin_script(argv)
+  count = gin_config.infer()
+  print(f"{count} lines -> {gin_config.query('infer.output_path')}")
 
 
 if __name__ == "__main__":
-  cli.run_gin_script(main)
+  startup.run_gin_script(main)

@@ -7,11 +7,11 @@ Prints parameters, optimizer state, gradients and an activation estimate per
 device, and whether their sum fits in DEVICE_MEMORY_GIB (bound in each
 gin/hardware file). Nothing is allocated and no accelerator is needed:
 shapes come from `jax.eval_shape` over the model's own init, so any model
-class behind the model API works; shardings come from the same rule table
-the trainer uses. A -1 mesh axis needs --num_devices.
+class behind the model interface works; shardings come from the same rule
+table the trainer uses. A -1 mesh axis needs --num_devices.
 """
 
-from flan_jax import cli  # sets up TF logging before TensorFlow loads
+from flan_jax.cli import startup  # sets up TF logging before TensorFlow loads
 
 import math
 import sys
@@ -20,8 +20,8 @@ import gin
 from absl import app
 from absl import flags
 
-from flan_jax import gin_utils
-from flan_jax import planning
+from flan_jax.cli import gin_config
+from flan_jax.train import planning
 
 _NUM_DEVICES = flags.DEFINE_integer(
     "num_devices", None, "Devices to plan for when the mesh has a -1 axis.")
@@ -31,7 +31,7 @@ def _binding(name: str, default):
   """A gin binding ("train.batch_size") or macro ("MODEL"), or `default`."""
   try:
     value = (gin.query_parameter(f"%{name}") if "." not in name
-             else gin_utils.query(name))
+             else gin_config.query(name))
   except (ValueError, KeyError):
     return default
   while isinstance(value, gin.config.ConfigurableReference) and (
@@ -43,7 +43,7 @@ def _binding(name: str, default):
 
 
 def main(argv):
-  cli.start_gin_script(argv)
+  startup.start_gin_script(argv)
   mesh_shape = _binding("Partitioner.mesh_shape", {"data": -1, "model": 1})
   if -1 in mesh_shape.values():
     if _NUM_DEVICES.value is None:
@@ -66,4 +66,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  cli.run_gin_script(main)
+  startup.run_gin_script(main)

@@ -20,7 +20,7 @@ import sys
 from absl import app
 from absl import flags
 
-from flan_jax import reports
+from flan_jax.evaluation import reports
 
 _RESULTS = flags.DEFINE_list("results", None, "results.json files or dirs.",
                              required=True)

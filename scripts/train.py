@@ -14,16 +14,16 @@ address), --num_processes and --process_id (or FLAN_JAX_* environment
 variables). SIGTERM saves a checkpoint and exits with status 0.
 """
 
-from flan_jax import cli  # sets up TF logging before TensorFlow loads
+from flan_jax.cli import startup  # sets up TF logging before TensorFlow loads
 
 import logging
 import sys
 
 from absl import flags
 
-from flan_jax import distributed
-from flan_jax import gin_utils
-from flan_jax import trainer
+from flan_jax.parallel import distributed
+from flan_jax.cli import gin_config
+from flan_jax.train import trainer
 
 _COORDINATOR = flags.DEFINE_string(
     "coordinator_address", None,
@@ -35,15 +35,15 @@ _PROCESS_ID = flags.DEFINE_integer(
 
 
 def main(argv):
-  cli.start_gin_script(argv, before_modules=lambda: distributed.initialize(
+  startup.start_gin_script(argv, before_modules=lambda: distributed.initialize(
       _COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value))
-  model_dir = gin_utils.query("train.model_dir")
+  model_dir = gin_config.query("train.model_dir")
   import jax  # pylint: disable=g-import-not-at-top
   if jax.process_index() == 0:
-    gin_utils.write_config(model_dir)
+    gin_config.write_config(model_dir)
   log = logging.getLogger("flan_jax")
   try:
-    result = gin_utils.train()
+    result = gin_config.train()
   except trainer.NonFiniteLossError as e:
     log.error("%s", e)
     sys.exit(3)
@@ -53,4 +53,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  cli.run_gin_script(main)
+  startup.run_gin_script(main)

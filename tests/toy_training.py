@@ -21,7 +21,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from flan_jax import distributed  # pylint: disable=g-import-not-at-top
+from flan_jax.parallel import distributed  # pylint: disable=g-import-not-at-top
 
 if __name__ == "__main__":
   import logging  # pylint: disable=g-import-not-at-top
@@ -37,13 +37,13 @@ if __name__ == "__main__":
 import numpy as np  # pylint: disable=g-import-not-at-top
 
 import toy_tasks  # pylint: disable=unused-import,g-import-not-at-top
-from flan_jax import checkpoints  # pylint: disable=g-import-not-at-top
-from flan_jax import model as model_lib  # pylint: disable=g-import-not-at-top
-from flan_jax import optimizers  # pylint: disable=g-import-not-at-top
-from flan_jax import partitioning  # pylint: disable=g-import-not-at-top
-from flan_jax import train_state  # pylint: disable=g-import-not-at-top
-from flan_jax import trainer  # pylint: disable=g-import-not-at-top
+from flan_jax.checkpoints import checkpointer  # pylint: disable=g-import-not-at-top
+from flan_jax.models import encoder_decoder  # pylint: disable=g-import-not-at-top
 from flan_jax.models import t5  # pylint: disable=g-import-not-at-top
+from flan_jax.parallel import partitioning  # pylint: disable=g-import-not-at-top
+from flan_jax.train import optimizers  # pylint: disable=g-import-not-at-top
+from flan_jax.train import train_state  # pylint: disable=g-import-not-at-top
+from flan_jax.train import trainer  # pylint: disable=g-import-not-at-top
 
 LENGTHS = {"inputs": 24, "targets": 8}
 CONFIG = t5.T5Config(vocab_size=1024, d_model=32, num_heads=4, head_dim=8,
@@ -51,8 +51,8 @@ CONFIG = t5.T5Config(vocab_size=1024, d_model=32, num_heads=4, head_dim=8,
 
 
 def tiny_model(max_decode_length: int = 8, **kwargs
-               ) -> model_lib.EncoderDecoderModel:
-  return model_lib.EncoderDecoderModel(CONFIG,
+               ) -> encoder_decoder.EncoderDecoderModel:
+  return encoder_decoder.EncoderDecoderModel(CONFIG,
                                        max_decode_length=max_decode_length,
                                        **kwargs)
 
@@ -85,7 +85,7 @@ def final_params(model_dir: str, batch_size: int = 8) -> dict:
   shapes = train_state.model_input_shapes(model.feature_converter(pack=True),
                                           LENGTHS, batch_size)
   abstract, _ = train_state.param_logical_axes(model, shapes)
-  ckpt = checkpoints.Checkpointer(os.path.join(model_dir, "checkpoints"),
+  ckpt = checkpointer.Checkpointer(os.path.join(model_dir, "checkpoints"),
                                   read_only=True)
   params, _, _ = ckpt.restore(ckpt.latest_step(), abstract, None)
   ckpt.close()

@@ -1,4 +1,4 @@
-"""Data layer: templates, task registration, rank classification, mixtures."""
+"""Data: templates, task registration, rank classification, mixtures, metrics."""
 
 from flan_jax.data.mixtures import register_cluster_mixtures
 from flan_jax.data.registry import DatasetSpec, register_dataset

@@ -8,7 +8,7 @@ option with the highest score is the prediction. Accuracy is per example, and
 is reported under three conventions (see `NORMALISATIONS`): the summed
 log-likelihood (FLAN, T0), divided by the option's characters
 (lm-evaluation-harness's acc_norm) and divided by its tokens. The eval job
-scores all options of an example in one pass (`flan_jax.scoring`).
+scores all options of an example in one pass (`flan_jax.evaluation.runner`).
 
 Worked example, two options::
 

@@ -8,14 +8,15 @@ output layer, optional sliding-window attention (Mistral).
 
 The module is mask-agnostic: callers pass token positions and a boolean
 attention mask, so one network serves causal LM, prefix LM (bidirectional
-over the inputs), packing and left-padded cached decoding. `flan_jax.model`
-builds those masks.
+over the inputs), packing and left-padded cached decoding (`flan_jax.models.masks` builds
+them all).
 
-Key/value cache: call with `decode=True` under `mutable=["cache"]`. The first
-such call on [batch, max_length] tokens only creates the cache (do it under
-`jax.eval_shape` and fill with zeros, see `DecoderOnlyModel`); later calls
-write their T keys/values at the cache index, advance it by T, and attend to
-the whole cache with the given [batch, 1, T, max_length] mask.
+Key/value cache (`flan_jax.models.kv_cache`): call with `decode=True` under
+`mutable=["cache"]`. The first such call on [batch, max_length] tokens only
+creates the cache (do it under `jax.eval_shape` and fill with zeros, see
+`DecoderOnlyModel`); later calls write their T keys/values at the cache
+index, advance it by T, and attend to the whole cache with the given
+[batch, 1, T, max_length] mask.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ import jax.numpy as jnp
 import flax.linen as nn
 import numpy as np
 
+from flan_jax.models import kv_cache
 from flan_jax.models import layers
+from flan_jax.models import sizing
 
 Array = jax.Array
 
@@ -95,6 +98,44 @@ class DecoderConfig:
   def compute_dtype(self):
     return jnp.dtype(self.dtype)
 
+  @property
+  def num_params(self) -> int:
+    """Parameters `Decoder(self).init` creates."""
+    d, q = self.d_model, self.num_heads * self.head_dim
+    kv = self.num_kv_heads * self.head_dim
+    attention = 2 * d * q + 2 * d * kv
+    attention += (q + 2 * kv) * self.qkv_bias + d * self.out_bias
+    mlp = 3 * d * self.d_ff + (2 * self.d_ff + d) * self.mlp_bias
+    layer = attention + mlp + 2 * d
+    return (self.vocab_size * d * (1 if self.tie_word_embeddings else 2) +
+            self.num_layers * layer + d)
+
+  def train_flops(self, batch_size: int, length: int) -> float:
+    """Matmul FLOPs of one train step (forward + backward = 3 x forward).
+
+    Grouped-query attention projects keys and values to `num_kv_heads`
+    heads; attention scores are counted over the whole (masked) length.
+    """
+    d, hd = self.d_model, self.head_dim
+    q, kv = self.num_heads * hd, self.num_kv_heads * hd
+    per_token = self.num_layers * (
+        2 * d * (2 * q + 2 * kv)            # q, o and k, v projections
+        + 3 * 2 * d * self.d_ff             # gated MLP
+        + 4 * length * q)                   # scores and weighted sum
+    per_token += 2 * d * self.vocab_size    # logits
+    return 3.0 * batch_size * length * per_token
+
+  def activation_bytes(self, *, batch_per_device: int, length: int,
+                       tensor_parallel: int) -> int:
+    """Activations kept for the backward pass (`sizing.activation_bytes`)."""
+    return sizing.activation_bytes(
+        d_model=self.d_model, num_heads=self.num_heads,
+        head_dim=self.head_dim, d_ff=self.d_ff, vocab_size=self.vocab_size,
+        encoder_layers=0, decoder_layers=self.num_layers, dtype=self.dtype,
+        remat_policy=self.remat_policy, batch_per_device=batch_per_device,
+        encoder_length=0, decoder_length=length,
+        tensor_parallel=tensor_parallel)
+
 
 def rope_inverse_frequencies(cfg: DecoderConfig) -> np.ndarray:
   """Per-pair rotation speeds [head_dim // 2], as Hugging Face computes them."""
@@ -149,32 +190,13 @@ class Attention(nn.Module):
                            ("batch", "length", "kv_heads", "kv"))
     value = layers.constrain(value, ("batch", "length", "kv_heads", "kv"))
     if self.decode:
-      key, value = self._update_cache(key, value)
+      key, value = kv_cache.write(self, key, value)
     out = jax.nn.dot_product_attention(query, key, value, mask=mask)
     out = layers.constrain(out, ("batch", "length", "heads", "kv"))
     return layers.DenseGeneral(
         (cfg.d_model,), ("heads", "kv"), ("embed",),
         kernel_init=nn.initializers.normal(0.02), dtype=cfg.compute_dtype,
         use_bias=cfg.out_bias, name="out")(out)
-
-  def _update_cache(self, key: Array, value: Array) -> tuple[Array, Array]:
-    initialised = self.has_variable("cache", "cached_key")
-    cached_key = self.variable("cache", "cached_key", jnp.zeros, key.shape,
-                               key.dtype)
-    cached_value = self.variable("cache", "cached_value", jnp.zeros,
-                                 value.shape, value.dtype)
-    index = self.variable("cache", "cache_index",
-                          lambda: jnp.array(0, jnp.int32))
-    if not initialised:  # the shape-defining call: nothing to attend to yet
-      return key, value
-    start = (0, index.value, 0, 0)
-    cached_key.value = jax.lax.dynamic_update_slice(
-        cached_key.value, key.astype(cached_key.value.dtype), start)
-    cached_value.value = jax.lax.dynamic_update_slice(
-        cached_value.value, value.astype(cached_value.value.dtype), start)
-    index.value = index.value + key.shape[1]
-    return cached_key.value, cached_value.value
-
 
 class DecoderLayer(nn.Module):
   """Pre-norm attention and SwiGLU blocks; (x, None) so nn.scan can stack it."""
@@ -223,16 +245,9 @@ class Decoder(nn.Module):
     x = embedder(tokens)
     x = nn.Dropout(cfg.dropout_rate)(x, deterministic=deterministic)
     x = layers.constrain(x, ("batch", "length", "embed"))
-    stack = layers.layer_stack(DecoderLayer, num_layers=cfg.num_layers,
-                        scan=cfg.scan_layers, remat=cfg.remat_policy,
-                        broadcast_args=2)
-    if cfg.scan_layers:
-      x, _ = stack(cfg, decode, deterministic, name="layers")(x, positions,
-                                                              mask)
-    else:
-      for i in range(cfg.num_layers):
-        x, _ = stack(cfg, decode, deterministic, name=f"layers_{i}")(
-            x, positions, mask)
+    x = layers.run_layers(DecoderLayer, cfg, x, positions, mask,
+                          num_layers=cfg.num_layers, decode=decode,
+                          deterministic=deterministic)
     if logits_at is not None:
       x = jnp.take_along_axis(x, logits_at[:, :, None], axis=1)
     x = layers.RMSNorm(cfg.rms_norm_eps, cfg.compute_dtype,
@@ -246,27 +261,3 @@ class Decoder(nn.Module):
           name="logits_dense")(x)
     return layers.constrain(logits.astype(jnp.float32),
                             ("batch", "length", "vocab"))
-
-
-def decoder_mask(segment_ids: Array, causal_attention: Array | None = None,
-                 positions: Array | None = None,
-                 sliding_window: int | None = None) -> Array:
-  """Training/scoring mask [batch, 1, length, length] over packed rows.
-
-  Causal within each segment; with `causal_attention` (seqio PrefixLM's
-  "decoder_causal_attention", 1 over the inputs) the input positions also
-  see each other bidirectionally (prefix LM).
-  """
-  length = segment_ids.shape[1]
-  idx = jnp.arange(length)
-  allowed = (idx[None, :, None] >= idx[None, None, :])
-  if causal_attention is not None:
-    prefix = causal_attention > 0
-    allowed = allowed | (prefix[:, :, None] & prefix[:, None, :])
-  if sliding_window is not None:
-    pos = positions if positions is not None else jnp.broadcast_to(
-        idx, segment_ids.shape)
-    allowed = allowed & (pos[:, :, None] - pos[:, None, :] < sliding_window)
-  same = segment_ids[:, :, None] == segment_ids[:, None, :]
-  real = (segment_ids[:, :, None] > 0) & (segment_ids[:, None, :] > 0)
-  return (allowed & same & real)[:, None]

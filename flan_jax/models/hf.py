@@ -385,7 +385,7 @@ def atomic_directory(path: str, *, overwrite: bool = False):
   os.rename(tmp, path)
 
 
-def _copy_tokenizer(source_dir: str | None, target_dir: str) -> list[str]:
+def copy_tokenizer(source_dir: str | None, target_dir: str) -> list[str]:
   copied = []
   for name in TOKENIZER_FILES if source_dir else ():
     source = os.path.join(source_dir, name)
@@ -405,77 +405,5 @@ def save_hf(config: ModelConfig, params: Params, output_dir: str, *,
       json.dump(hf_config, f, indent=2, sort_keys=True)
     save_file(tensors, os.path.join(tmp, "model.safetensors"),
               metadata={"format": "pt"})
-    _copy_tokenizer(tokenizer_dir, tmp)
+    copy_tokenizer(tokenizer_dir, tmp)
   return os.path.abspath(output_dir)
-
-
-def _save_params_checkpoint(directory: str, params: Params,
-                            meta: dict[str, Any]) -> None:
-  """Step 0 in `flan_jax.checkpoints` layout, with no optimizer state (a
-  fresh run builds its own); the trainer and eval jobs read params + meta."""
-  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
-  manager = ocp.CheckpointManager(
-      directory, options=ocp.CheckpointManagerOptions(create=True),
-      item_names=("params", "opt_state", "meta"))
-  manager.save(0, args=ocp.args.Composite(
-      params=ocp.args.StandardSave(params), meta=ocp.args.JsonSave(meta)),
-               force=True)
-  manager.wait_until_finished()
-  manager.close()
-
-
-def convert_to_checkpoint(hf_dir: str, output_dir: str, *,
-                          overwrite: bool = False, **overrides) -> str:
-  """Hugging Face directory -> `<output_dir>/checkpoints/0` + `model.gin`.
-
-  The checkpoint has the trainer's layout (orbax, items "params" and
-  "meta"), so `train.initial_checkpoint` and eval jobs read it. `overrides`
-  set DecoderConfig/T5Config fields such as dtype or scan_layers.
-  Returns the checkpoint step directory.
-  """
-  from flan_jax.models import hf_config  # pylint: disable=g-import-not-at-top
-  config, params = load_hf(hf_dir, **overrides)
-  with atomic_directory(output_dir, overwrite=overwrite) as tmp:
-    _save_params_checkpoint(os.path.join(tmp, "checkpoints"), params,
-                            {"step": 0, "converted_from":
-                             os.path.abspath(hf_dir)})
-    comment = (f"Converted from {os.path.abspath(hf_dir)} by "
-               f"scripts/convert_hf.py.\nInitial checkpoint: "
-               f"{os.path.abspath(output_dir)}/checkpoints/0")
-    with open(os.path.join(tmp, "model.gin"), "w") as f:
-      f.write(hf_config.gin_model_file(
-          config, comment=comment,
-          model_fields=hf_config.model_bindings(read_config(hf_dir))))
-    tokenizer = os.path.join(tmp, "tokenizer")
-    os.makedirs(tokenizer)
-    _copy_tokenizer(hf_dir, tokenizer)
-    shutil.copy(os.path.join(hf_dir, "config.json"),
-                os.path.join(tokenizer, "hf_config.json"))
-  return os.path.join(os.path.abspath(output_dir), "checkpoints", "0")
-
-
-def restore_params(model, checkpoint: str) -> Params:
-  """float32 params of `<model_dir>/checkpoints/<step>` for `model`."""
-  from flan_jax import checkpoints  # pylint: disable=g-import-not-at-top
-  import flax.linen as nn  # pylint: disable=g-import-not-at-top
-  checkpoint = os.path.abspath(checkpoint.rstrip("/"))
-  directory, step = os.path.split(checkpoint)
-  if not step.isdigit():
-    raise HfConversionError(f"{checkpoint}: pass a checkpoint step directory "
-                            f"(<model_dir>/checkpoints/<step>)")
-  shapes = {"encoder_input_tokens": (1, 4), "decoder_input_tokens": (1, 4)}
-  abstract = nn.unbox(jax.eval_shape(
-      lambda r: model.init_variables(r, shapes)["params"], jax.random.key(0)))
-  checkpointer = checkpoints.Checkpointer(directory, read_only=True)
-  params, _, _ = checkpointer.restore(int(step), abstract, None)
-  checkpointer.close()
-  return params
-
-
-def export_checkpoint(model, checkpoint: str, output_dir: str, *,
-                      tokenizer_dir: str | None = None,
-                      overwrite: bool = False) -> str:
-  """A checkpoint of ours -> a Hugging Face directory (see `save_hf`)."""
-  params = restore_params(model, checkpoint)
-  return save_hf(model.config, params, output_dir,
-                 tokenizer_dir=tokenizer_dir, overwrite=overwrite)

@@ -10,6 +10,7 @@ Anything else stops with `HfConversionError` naming the field and value.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from flan_jax.models import decoder
@@ -237,6 +238,6 @@ def gin_model_file(config: ModelConfig, *, comment: str = "",
   lines += [f"MODEL = @{model}()", f"{model}.config = @{cfg}()"]
   for field, value in (model_fields or {}).items():
     lines.append(f"{model}.{field} = {value!r}")
-  for field in config.__dataclass_fields__:
-    lines.append(f"{cfg}.{field} = {getattr(config, field)!r}")
+  for field, value in dataclasses.asdict(config).items():
+    lines.append(f"{cfg}.{field} = {value!r}")
   return "\n".join(lines) + "\n"

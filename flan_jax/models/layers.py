@@ -2,7 +2,7 @@
 
 Every parameter is created with logical axis names (`nn.with_logical_partitioning`)
 and every large activation passes through `nn.with_logical_constraint`, so the
-mapping to a device mesh lives in one rule table (`flan_jax.partitioning`) and
+mapping to a device mesh lives in one rule table (`flan_jax.parallel.partitioning`) and
 never in model code. Logical names used here:
 
     batch, length, embed, heads, kv, mlp, vocab, relpos_buckets
@@ -136,17 +136,6 @@ class GatedMlp(nn.Module):
     return dense(self.down_name, x.shape[-1], ("mlp",), ("embed",))(hidden)
 
 
-def attention_mask(query_segments: Array, key_segments: Array,
-                   causal: bool = False) -> Array:
-  """Boolean [batch, 1, q, k] mask: same non-zero segment (and causal)."""
-  mask = (query_segments[:, :, None] == key_segments[:, None, :])
-  mask &= (query_segments[:, :, None] > 0) & (key_segments[:, None, :] > 0)
-  if causal:
-    q_len, k_len = query_segments.shape[1], key_segments.shape[1]
-    mask &= jnp.tril(jnp.ones((q_len, k_len), bool), k=k_len - q_len)
-  return mask[:, None, :, :]
-
-
 REMAT_POLICIES = ("none", "full", "dots", "dots_no_batch")
 
 
@@ -179,3 +168,24 @@ def layer_stack(layer_cls, *, num_layers: int, scan: bool, remat: str,
         in_axes=(nn.broadcast,) * broadcast_args, length=num_layers,
         metadata_params={nn.PARTITION_NAME: "layers"})
   return layer_cls
+
+
+def run_layers(layer_cls, config, x: Array, *args, num_layers: int,
+               decode: bool = False, deterministic: bool = True) -> Array:
+  """Runs `num_layers` layers over x, looped or scanned as `config` says.
+
+  Call it inside a compact method: the layers become submodules of the
+  caller, named "layers_0", "layers_1", ... (looped) or "layers" (scanned,
+  parameters stacked), with `config.remat_policy` applied. Each layer is
+  built as `layer_cls(config, decode, deterministic)` and called as
+  `layer(x, *args) -> (x, None)`; `args` are the same for every layer.
+  """
+  stack = layer_stack(layer_cls, num_layers=num_layers,
+                      scan=config.scan_layers, remat=config.remat_policy,
+                      broadcast_args=len(args))
+  if config.scan_layers:
+    x, _ = stack(config, decode, deterministic, name="layers")(x, *args)
+  else:
+    for i in range(num_layers):
+      x, _ = stack(config, decode, deterministic, name=f"layers_{i}")(x, *args)
+  return x

@@ -19,7 +19,10 @@ import jax
 import jax.numpy as jnp
 import flax.linen as nn
 
+from flan_jax.models import kv_cache
 from flan_jax.models import layers
+from flan_jax.models import masks
+from flan_jax.models import sizing
 
 Array = jax.Array
 
@@ -49,6 +52,52 @@ class T5Config:
   @property
   def compute_dtype(self):
     return jnp.dtype(self.dtype)
+
+  @property
+  def num_params(self) -> int:
+    """Parameters `Transformer(self).init` creates."""
+    d, hk = self.d_model, self.num_heads * self.head_dim
+    attention, mlp = 4 * d * hk, 3 * d * self.d_ff
+    encoder_layer = attention + mlp + 2 * d
+    decoder_layer = 2 * attention + mlp + 3 * d
+    return (self.vocab_size * d * (1 if self.tie_word_embeddings else 2) +
+            2 * self.relative_attention_num_buckets * self.num_heads +
+            self.num_encoder_layers * encoder_layer +
+            self.num_decoder_layers * decoder_layer + 2 * d)
+
+  def train_flops(self, batch_size: int, inputs_length: int,
+                  targets_length: int) -> float:
+    """Matmul FLOPs of one train step (forward + backward = 3 x forward).
+
+    Per token and layer: attention projections 4 * 2 * d * (heads *
+    head_dim), gated MLP 3 * 2 * d * d_ff; attention scores and weighted
+    sum 2 * 2 * length * (heads * head_dim); cross-attention projects keys
+    and values of every encoder token in every decoder layer; logits
+    2 * d * vocab.
+    """
+    d, hk = self.d_model, self.num_heads * self.head_dim
+    le, ld = inputs_length, targets_length
+    mlp = 3 * 2 * d * self.d_ff
+    proj = 2 * d * hk
+    encoder = self.num_encoder_layers * le * (4 * proj + mlp + 4 * le * hk)
+    decoder = self.num_decoder_layers * (
+        ld * (4 * proj + mlp + 4 * ld * hk)       # self-attention + MLP
+        + ld * 2 * proj + le * 2 * proj           # cross q, o and k, v
+        + 4 * ld * le * hk)                       # cross scores
+    logits = ld * 2 * d * self.vocab_size
+    return 3.0 * batch_size * (encoder + decoder + logits)
+
+  def activation_bytes(self, *, batch_per_device: int, inputs_length: int,
+                       targets_length: int, tensor_parallel: int) -> int:
+    """Activations kept for the backward pass (`sizing.activation_bytes`)."""
+    return sizing.activation_bytes(
+        d_model=self.d_model, num_heads=self.num_heads,
+        head_dim=self.head_dim, d_ff=self.d_ff, vocab_size=self.vocab_size,
+        encoder_layers=self.num_encoder_layers,
+        decoder_layers=self.num_decoder_layers, dtype=self.dtype,
+        remat_policy=self.remat_policy, batch_per_device=batch_per_device,
+        encoder_length=inputs_length, decoder_length=targets_length,
+        tensor_parallel=tensor_parallel)
 
 
 def relative_position_bucket(relative_position: Array, *, bidirectional: bool,
@@ -138,25 +187,24 @@ class Attention(nn.Module):
     return nn.Dropout(cfg.dropout_rate)(out, deterministic=deterministic)
 
   def _update_cache(self, key: Array, value: Array) -> tuple[Array, Array]:
-    if self.is_cross_attention:
-      self.put_variable("cache", "cross_key", key)
-      self.put_variable("cache", "cross_value", value)
-      return key, value
-    initialised = self.has_variable("cache", "cached_key")
-    cached_key = self.variable("cache", "cached_key", jnp.zeros, key.shape,
-                               key.dtype)
-    cached_value = self.variable("cache", "cached_value", jnp.zeros,
-                                 value.shape, value.dtype)
-    index = self.variable("cache", "cache_index",
-                          lambda: jnp.array(0, jnp.int32))
-    if not initialised:  # the call that creates the cache computes nothing new
-      return key, value
-    start = (0, index.value, 0, 0)
-    cached_key.value = jax.lax.dynamic_update_slice(cached_key.value, key, start)
-    cached_value.value = jax.lax.dynamic_update_slice(cached_value.value,
-                                                      value, start)
-    index.value = index.value + key.shape[1]
-    return cached_key.value, cached_value.value
+    if not self.is_cross_attention:
+      return kv_cache.write(self, key, value)
+    # Cross-attention: the encoder's keys and values, projected once.
+    self.put_variable("cache", "cross_key", key)
+    self.put_variable("cache", "cross_value", value)
+    return key, value
+
+
+def _mlp_block(cfg: T5Config, x: Array, deterministic: bool) -> Array:
+  """The residual gated-GELU block that ends every layer (call it inside a
+  compact method: its submodules join the calling layer)."""
+  h = layers.RMSNorm(cfg.layer_norm_epsilon, cfg.compute_dtype,
+                     name="pre_mlp_layer_norm")(x)
+  h = layers.GatedMlp(cfg.d_ff, _gelu_tanh, cfg.dropout_rate,
+                      cfg.compute_dtype, name="mlp")(
+                          h, deterministic=deterministic)
+  x = x + nn.Dropout(cfg.dropout_rate)(h, deterministic=deterministic)
+  return layers.constrain(x, ("batch", "length", "embed"))
 
 
 class EncoderLayer(nn.Module):
@@ -173,12 +221,7 @@ class EncoderLayer(nn.Module):
     h = norm("pre_attention_layer_norm")(x)
     x = x + Attention(cfg, name="attention")(
         h, h, bias=bias, mask=mask, deterministic=deterministic)
-    h = norm("pre_mlp_layer_norm")(x)
-    h = layers.GatedMlp(cfg.d_ff, _gelu_tanh, cfg.dropout_rate,
-                        cfg.compute_dtype, name="mlp")(
-                            h, deterministic=deterministic)
-    x = x + nn.Dropout(cfg.dropout_rate)(h, deterministic=deterministic)
-    return layers.constrain(x, ("batch", "length", "embed")), None
+    return _mlp_block(cfg, x, deterministic), None
 
 
 class DecoderLayer(nn.Module):
@@ -201,12 +244,7 @@ class DecoderLayer(nn.Module):
                       name="encoder_decoder_attention")(
                           h, encoded, bias=None, mask=cross_mask,
                           decode=decode, deterministic=deterministic)
-    h = norm("pre_mlp_layer_norm")(x)
-    h = layers.GatedMlp(cfg.d_ff, _gelu_tanh, cfg.dropout_rate,
-                        cfg.compute_dtype, name="mlp")(
-                            h, deterministic=deterministic)
-    x = x + nn.Dropout(cfg.dropout_rate)(h, deterministic=deterministic)
-    return layers.constrain(x, ("batch", "length", "embed")), None
+    return _mlp_block(cfg, x, deterministic), None
 
 
 class LayerStack(nn.Module):
@@ -218,16 +256,9 @@ class LayerStack(nn.Module):
   @nn.compact
   def __call__(self, x, *args, decode: bool = False,
                deterministic: bool = True):
-    cfg = self.config
-    stack = layers.layer_stack(self.layer_cls, num_layers=self.num_layers,
-                               scan=cfg.scan_layers, remat=cfg.remat_policy,
-                               broadcast_args=len(args))
-    if cfg.scan_layers:
-      x, _ = stack(cfg, decode, deterministic, name="layers")(x, *args)
-    else:
-      for i in range(self.num_layers):
-        x, _ = stack(cfg, decode, deterministic, name=f"layers_{i}")(x, *args)
-    return x
+    return layers.run_layers(self.layer_cls, self.config, x, *args,
+                             num_layers=self.num_layers, decode=decode,
+                             deterministic=deterministic)
 
 
 def _gelu_tanh(x):
@@ -272,7 +303,7 @@ class Transformer(nn.Module):
     segments = _segments(encoder_input_tokens, encoder_segment_ids)
     positions = jnp.arange(encoder_input_tokens.shape[1])
     bias = self.encoder_relpos(positions, positions)
-    mask = layers.attention_mask(segments, segments)
+    mask = masks.segment_mask(segments, segments)
     x = self.token_embedder(encoder_input_tokens)
     x = self.dropout(x, deterministic=deterministic)
     x = layers.constrain(x, ("batch", "length", "embed"))
@@ -302,8 +333,7 @@ class Transformer(nn.Module):
       key_positions = self.get_variable("cache", "key_positions")
       self.put_variable("cache", "position", position + length)
       query_positions = position + jnp.arange(length)
-      self_mask = (key_positions[None, :] <= query_positions[:, None])
-      self_mask = self_mask[None, None]
+      self_mask = masks.causal_step_mask(query_positions, key_positions)
       query_segments = jnp.ones(decoder_input_tokens.shape, jnp.int32)
     else:
       if decode:  # creating the cache: remember the full length
@@ -312,13 +342,13 @@ class Transformer(nn.Module):
       query_positions = key_positions = jnp.arange(length)
       segments = (decoder_segment_ids if decoder_segment_ids is not None else
                   jnp.ones(decoder_input_tokens.shape, jnp.int32))
-      self_mask = layers.attention_mask(segments, segments, causal=True)
+      self_mask = masks.segment_mask(segments, segments, causal=True)
       query_segments = segments
     self_bias = self.decoder_relpos(query_positions, key_positions)
     if decoder_segment_ids is not None and not stepping:
-      cross_mask = layers.attention_mask(query_segments, encoder_segments)
+      cross_mask = masks.segment_mask(query_segments, encoder_segments)
     else:  # unpacked: every target position sees every real input token
-      cross_mask = (encoder_segments > 0)[:, None, None, :]
+      cross_mask = masks.key_padding_mask(encoder_segments)
 
     x = self.token_embedder(decoder_input_tokens)
     x = self.dropout(x, deterministic=deterministic)
@@ -345,24 +375,3 @@ class Transformer(nn.Module):
                        _segments(encoder_input_tokens, encoder_segment_ids),
                        decoder_input_tokens, decoder_segment_ids,
                        deterministic=deterministic)
-
-
-# Cache entries that are per-sequence bookkeeping, not per-row state.
-_SHARED_CACHE_ENTRIES = ("position", "key_positions", "cache_index")
-
-
-def reorder_cache(cache, rows: Array, scanned: bool = False):
-  """Gathers the batch rows of a decoding cache (beam search reordering).
-
-  Scanned layers stack their caches, so the batch is axis 1 inside them.
-  """
-
-  def gather(path, x):
-    name = getattr(path[-1], "key", None)
-    if name in _SHARED_CACHE_ENTRIES or x.ndim == 0:
-      return x
-    in_scan = scanned and any(getattr(p, "key", None) == "layers"
-                              for p in path)
-    return jnp.take(x, rows, axis=1 if in_scan else 0)
-
-  return jax.tree_util.tree_map_with_path(gather, cache)

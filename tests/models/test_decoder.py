@@ -7,8 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from flan_jax import model as model_lib
 from flan_jax.models import decoder
+from flan_jax.models import decoder_only
+from flan_jax.models import masks
 from tests.models.test_score_options import _option_batch
 
 CONFIG = decoder.DecoderConfig(vocab_size=64, d_model=32, num_layers=2,
@@ -17,7 +18,7 @@ CONFIG = decoder.DecoderConfig(vocab_size=64, d_model=32, num_layers=2,
 
 
 def _params(config, seed=0):
-  model = model_lib.DecoderOnlyModel(config)
+  model = decoder_only.DecoderOnlyModel(config)
   shapes = {"decoder_input_tokens": (2, 16)}
   variables = jax.jit(lambda r: model.init_variables(r, shapes))(
       jax.random.key(seed))
@@ -54,7 +55,7 @@ def test_score_options_equals_per_option_score_batch(params, prefix_lm,
   """The option-tree pass equals scoring each (input, option) on its own,
   also when a sliding window hides keys more than 3 positions back."""
   config = dataclasses.replace(CONFIG, sliding_window=sliding_window)
-  model = model_lib.DecoderOnlyModel(config, prefix_lm=prefix_lm)
+  model = decoder_only.DecoderOnlyModel(config, prefix_lm=prefix_lm)
   batch = _option_batch(CONFIG.vocab_size)
   scores = np.asarray(jax.jit(model.score_options)(params, batch))
   inputs, options = np.asarray(batch["inputs"]), np.asarray(
@@ -80,7 +81,7 @@ def _prompts():
 
 
 def test_cached_greedy_equals_full_recomputation(params):
-  model = model_lib.DecoderOnlyModel(CONFIG, prefix_lm=False, eos_id=-1)
+  model = decoder_only.DecoderOnlyModel(CONFIG, prefix_lm=False, eos_id=-1)
   prompts, lengths = _prompts()
   generated = np.asarray(jax.jit(model.generate, static_argnums=3)(
       params, prompts, lengths, 8))
@@ -96,21 +97,21 @@ def test_cached_greedy_equals_full_recomputation(params):
 def test_prefix_lm_mask_lets_inputs_see_each_other():
   segments = jnp.array([[1, 1, 1, 1, 0]])
   causal_attention = jnp.array([[1, 1, 1, 0, 0]])
-  mask = np.asarray(decoder.decoder_mask(segments, causal_attention))[0, 0]
+  mask = np.asarray(masks.decoder_mask(segments, causal_attention))[0, 0]
   assert mask[0, 2] and not mask[2, 3] and mask[3, 0] and not mask[:, 4].any()
-  causal = np.asarray(decoder.decoder_mask(segments))[0, 0]
+  causal = np.asarray(masks.decoder_mask(segments))[0, 0]
   assert not causal[0, 2] and causal[2, 0]
 
 
 def test_beam_one_equals_greedy_and_beams_score_higher(params):
   prompts, lengths = _prompts()
-  greedy_model = model_lib.DecoderOnlyModel(CONFIG, eos_id=5)
-  beam1 = model_lib.DecoderOnlyModel(CONFIG, eos_id=5, decode_method="beam",
+  greedy_model = decoder_only.DecoderOnlyModel(CONFIG, eos_id=5)
+  beam1 = decoder_only.DecoderOnlyModel(CONFIG, eos_id=5, decode_method="beam",
                                      num_beams=1, length_penalty_alpha=0.0)
   run = lambda m: np.asarray(jax.jit(m.generate, static_argnums=3)(
       params, prompts, lengths, 10))
   np.testing.assert_array_equal(run(beam1), run(greedy_model))
-  beam4 = model_lib.DecoderOnlyModel(CONFIG, eos_id=5, decode_method="beam",
+  beam4 = decoder_only.DecoderOnlyModel(CONFIG, eos_id=5, decode_method="beam",
                                      num_beams=4, length_penalty_alpha=0.0)
   assert run(beam4).shape == (3, 10)
 
@@ -119,12 +120,12 @@ def test_sampling_is_seeded_and_top_k_one_is_greedy(params):
   prompts, lengths = _prompts()
   gen = lambda m, seed: np.asarray(jax.jit(m.generate, static_argnums=3)(
       params, prompts, lengths, 10, jax.random.key(seed)))
-  sampler = model_lib.DecoderOnlyModel(CONFIG, decode_method="sample",
+  sampler = decoder_only.DecoderOnlyModel(CONFIG, decode_method="sample",
                                        temperature=2.0, eos_id=-1)
   a, b, c = gen(sampler, 0), gen(sampler, 0), gen(sampler, 1)
   np.testing.assert_array_equal(a, b)
   assert (a != c).any()
-  top1 = model_lib.DecoderOnlyModel(CONFIG, decode_method="sample",
+  top1 = decoder_only.DecoderOnlyModel(CONFIG, decode_method="sample",
                                     temperature=2.0, top_k=1, eos_id=-1)
-  greedy = model_lib.DecoderOnlyModel(CONFIG, eos_id=-1)
+  greedy = decoder_only.DecoderOnlyModel(CONFIG, eos_id=-1)
   np.testing.assert_array_equal(gen(top1, 0), gen(greedy, 0))

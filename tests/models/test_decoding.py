@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 import numpy as np
 
-from flan_jax import decoding
+from flan_jax.models import decoding
 
 
 def test_top_k_and_top_p_keep_the_expected_tokens():

@@ -7,7 +7,7 @@ import gin
 import jax
 import pytest
 
-from flan_jax import gin_utils
+from flan_jax.cli import gin_config
 
 # Parameter counts of the public checkpoints of the same shapes (and of the
 # paper's 137B for the planning file), within 1.5%.
@@ -23,8 +23,8 @@ def _param_count(name):
   with gin.unlock_config():
     gin.clear_config()
     try:
-      gin_utils.parse_gin([os.path.join(gin_utils.REPO_GIN_DIR, "models", f"{name}.gin")])
-      model = gin_utils.model_macro()
+      gin_config.parse_gin([os.path.join(gin_config.REPO_GIN_DIR, "models", f"{name}.gin")])
+      model = gin_config.model_macro()
     finally:
       gin.clear_config()
   shapes = {"encoder_input_tokens": (1, 8), "decoder_input_tokens": (1, 8)}
@@ -41,6 +41,6 @@ def test_model_gin_has_expected_parameter_count(name):
 
 
 def test_every_model_gin_is_covered():
-  names = {f[:-4] for f in os.listdir(os.path.join(gin_utils.REPO_GIN_DIR,
+  names = {f[:-4] for f in os.listdir(os.path.join(gin_config.REPO_GIN_DIR,
                                                    "models"))}
   assert set(EXPECTED) | {"t5_demo", "t5_1_1_tiny", "decoder_tiny"} == names

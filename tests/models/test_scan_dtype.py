@@ -13,8 +13,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from flan_jax import model as model_lib
+from flan_jax.models import api
 from flan_jax.models import decoder
+from flan_jax.models import decoder_only
+from flan_jax.models import encoder_decoder
 from flan_jax.models import hf
 from flan_jax.models import t5
 
@@ -27,8 +29,8 @@ SHAPES = {"encoder_input_tokens": (2, 8), "decoder_input_tokens": (2, 8)}
 
 def _model(config):
   if isinstance(config, t5.T5Config):
-    return model_lib.EncoderDecoderModel(config, max_decode_length=6)
-  return model_lib.DecoderOnlyModel(config, max_decode_length=6)
+    return encoder_decoder.EncoderDecoderModel(config, max_decode_length=6)
+  return decoder_only.DecoderOnlyModel(config, max_decode_length=6)
 
 
 def _batch(config):
@@ -36,7 +38,7 @@ def _batch(config):
   tokens = lambda shape: jnp.asarray(rng.randint(2, 64, shape), jnp.int32)
   targets = tokens((2, 8))
   batch = {"decoder_target_tokens": targets,
-           "decoder_input_tokens": model_lib.shift_right(targets),
+           "decoder_input_tokens": api.shift_right(targets),
            "decoder_loss_weights": jnp.ones((2, 8), jnp.int32)}
   if isinstance(config, t5.T5Config):
     batch["encoder_input_tokens"] = tokens((2, 8))

@@ -5,7 +5,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from flan_jax import model as model_lib
+from flan_jax.models import api
+from flan_jax.models import encoder_decoder
 from flan_jax.models import t5
 
 CONFIG = t5.T5Config(vocab_size=64, d_model=32, num_heads=4, head_dim=8,
@@ -37,7 +38,7 @@ def naive_option_scores(model, params, batch) -> np.ndarray:
     targets = jnp.asarray(options[:, k])
     out[:, k] = score(params, {
         "encoder_input_tokens": inputs,
-        "decoder_input_tokens": model_lib.shift_right(targets),
+        "decoder_input_tokens": api.shift_right(targets),
         "decoder_target_tokens": targets,
         "decoder_loss_weights": (targets > 0).astype(jnp.int32),
     })
@@ -45,7 +46,7 @@ def naive_option_scores(model, params, batch) -> np.ndarray:
 
 
 def test_encoder_decoder_score_options_equals_per_option_scoring():
-  model = model_lib.EncoderDecoderModel(CONFIG)
+  model = encoder_decoder.EncoderDecoderModel(CONFIG)
   shapes = {"encoder_input_tokens": (2, 9), "decoder_input_tokens": (2, 6)}
   params = nn.unbox(jax.jit(lambda r: model.init_variables(r, shapes))(
       jax.random.key(1))["params"])

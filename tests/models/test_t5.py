@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from jax.sharding import PartitionSpec
 
-from flan_jax import model as model_lib
+from flan_jax.models import api
+from flan_jax.models import encoder_decoder
 from flan_jax.models import t5
 
 CONFIG = t5.T5Config(vocab_size=64, d_model=32, num_heads=4, head_dim=8,
@@ -16,7 +17,7 @@ CONFIG = t5.T5Config(vocab_size=64, d_model=32, num_heads=4, head_dim=8,
 
 @pytest.fixture(scope="module")
 def model_and_params():
-  model = model_lib.EncoderDecoderModel(CONFIG, max_decode_length=10)
+  model = encoder_decoder.EncoderDecoderModel(CONFIG, max_decode_length=10)
   shapes = {"encoder_input_tokens": (2, 12), "decoder_input_tokens": (2, 10)}
   variables = jax.jit(lambda rng: model.init_variables(rng, shapes))(
       jax.random.key(0))
@@ -131,12 +132,12 @@ def test_beam_search_with_one_beam_is_greedy_and_more_beams_score_higher(
   params = nn.unbox(variables["params"])
   batch = {"encoder_input_tokens": _tokens((2, 12), pad_from=7)}
   greedy = jax.jit(model.predict_batch)(params, batch)
-  beam1 = model_lib.EncoderDecoderModel(CONFIG, max_decode_length=10,
+  beam1 = encoder_decoder.EncoderDecoderModel(CONFIG, max_decode_length=10,
                                         decode_method="beam", num_beams=1,
                                         length_penalty_alpha=0.0)
   np.testing.assert_array_equal(jax.jit(beam1.predict_batch)(params, batch),
                                 greedy)
-  beam4 = model_lib.EncoderDecoderModel(CONFIG, max_decode_length=10,
+  beam4 = encoder_decoder.EncoderDecoderModel(CONFIG, max_decode_length=10,
                                         decode_method="beam", num_beams=4,
                                         length_penalty_alpha=0.0)
   wide = jax.jit(beam4.predict_batch)(params, batch)
@@ -145,7 +146,7 @@ def test_beam_search_with_one_beam_is_greedy_and_more_beams_score_higher(
     targets = jnp.asarray(tokens)
     return model.score_batch(params, {
         **batch, "decoder_target_tokens": targets,
-        "decoder_input_tokens": model_lib.shift_right(targets),
+        "decoder_input_tokens": api.shift_right(targets),
         "decoder_loss_weights": (targets > 0).astype(jnp.float32)})
 
   # Wider beams find sequences at least as likely (alpha 0: plain log P).

@@ -13,10 +13,10 @@ import gin
 import pytest
 
 import mock_helpers
-from flan_jax import gin_utils
+from flan_jax.cli import gin_config
 from flan_jax.data import registry
 
-RUNS = pathlib.Path(gin_utils.REPO_GIN_DIR) / "runs"
+RUNS = pathlib.Path(gin_config.REPO_GIN_DIR) / "runs"
 TINY = [
     "T5Config.vocab_size = 1024", "T5Config.d_model = 32",
     "T5Config.num_heads = 2", "T5Config.head_dim = 16", "T5Config.d_ff = 64",
@@ -38,7 +38,7 @@ def clean_gin():
 @pytest.mark.slow  # about 40 s of CPU: builds every task of two mixtures
 def test_flan_t5_run_trains_and_evaluates_on_flan_mixtures(tmp_path):
   import tasks.flan2021  # noqa: F401  (what the gin file's import does)
-  gin_utils.parse_gin(["runs/flan2021_t5.gin"], [
+  gin_config.parse_gin(["runs/flan2021_t5.gin"], [
       *TINY,
       "MIXTURE = 'flan2021:ablation:num_clusters:1:train'",
       "EVAL_MIXTURE = 'flan2021:eval:linguistic_acceptability'",
@@ -48,9 +48,9 @@ def test_flan_t5_run_trains_and_evaluates_on_flan_mixtures(tmp_path):
   with mock_helpers.preloaded_tfds(
       ["flan2021:ablation:num_clusters:1:train",
        "flan2021:eval:linguistic_acceptability"], num_examples=4):
-    result = gin_utils.train()
+    result = gin_config.train()
     assert result.final_step == 2
-    results = gin_utils.evaluate()
+    results = gin_config.evaluate()
   cola = results["datasets"]["flan2021:cola"]
   assert len(cola["per_template"]) == 9  # one per non-inverted template
   assert 0.0 <= cola["score"] <= 100.0
@@ -61,11 +61,11 @@ def test_flan_t5_run_trains_and_evaluates_on_flan_mixtures(tmp_path):
 
 def test_a_misspelt_mixture_stops_with_suggestions(tmp_path):
   import tasks.flan2021  # noqa: F401
-  gin_utils.parse_gin(["runs/flan2021_t5.gin"], [
+  gin_config.parse_gin(["runs/flan2021_t5.gin"], [
       *TINY, "MIXTURE = 'flan2021:train:no_nil'", f"MODEL_DIR = '{tmp_path}'"])
   with pytest.raises(registry.UnknownTaskOrMixtureError,
                      match="closest registered names: flan2021:train:no_nli"):
-    gin_utils.train()
+    gin_config.train()
   assert not os.listdir(tmp_path)  # stopped before any work
 
 
@@ -84,7 +84,7 @@ def test_paper_run_file_names_the_paper_setup():
 def test_paper_run_file_parses_and_its_step_fits_the_tpu_v3_slice():
   """The paper's run file, as a user launches it, through scripts/plan.py:
   the 137B model, the 128-core mesh and the 8 x 1,280-token batch resolve."""
-  root = pathlib.Path(gin_utils.REPO_GIN_DIR).parent
+  root = pathlib.Path(gin_config.REPO_GIN_DIR).parent
   out = subprocess.run(
       [sys.executable, str(root / "scripts" / "plan.py"),
        "--gin_file=runs/flan2021_lamda_pt_137b.gin"],

@@ -17,7 +17,7 @@ def test_cluster_has_the_four_datasets_of_flan():
 
 @pytest.mark.parametrize("name", EXPECTED)
 def test_dataset_runs_on_mock_data(name):
-  # ARC-Challenge runs every variant: 1 train + 8 generation + 8 scoring.
+  # ARC-Challenge runs every variant: 1 train + 8 generation + 8 runner.
   if name == "arc_challenge":
     assert mock_helpers.check_dataset(name, every_variant=True) == 17
   else:

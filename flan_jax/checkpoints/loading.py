@@ -1,0 +1,94 @@
+"""Finding a checkpoint from a user's path, and loading a model's parameters.
+
+A user names a checkpoint in one of three ways, all accepted everywhere
+(eval jobs, inference, export):
+
+    /runs/my_run                    a model dir: its newest step
+    /runs/my_run/checkpoints        its checkpoints dir: the newest step
+    /runs/my_run/checkpoints/1400   one step
+
+`resolve_checkpoint` turns any of them into (checkpoints dir, step).
+`load_params` restores the parameters only, into the shapes the model
+states (`Model.abstract_params`) and, given a partitioner, directly into
+their shardings.
+"""
+
+from __future__ import annotations
+
+import os
+
+import flax.linen as nn
+import jax
+
+from flan_jax.checkpoints.checkpointer import (Checkpointer,
+                                               CheckpointNotFoundError)
+from flan_jax.models import api
+from flan_jax.parallel import partitioning
+
+
+def checkpoint_steps(path: str) -> tuple[str, list[int]]:
+  """(checkpoints directory, its steps) for a model, checkpoints or step dir."""
+  path = os.path.abspath(path.rstrip("/"))
+  if not os.path.isdir(path):
+    raise CheckpointNotFoundError(f"checkpoint path {path} does not exist")
+  head, tail = os.path.split(path)
+  directory = path
+  if tail.isdigit() and not os.path.isdir(os.path.join(path, "checkpoints")):
+    directory = head
+  elif os.path.isdir(os.path.join(path, "checkpoints")):
+    directory = os.path.join(path, "checkpoints")
+  steps = Checkpointer(directory, read_only=True).all_steps()
+  if not steps:
+    raise CheckpointNotFoundError(f"no checkpoints under {directory}")
+  return directory, steps
+
+
+def resolve_checkpoint(path: str, step: int | None = None) -> tuple[str, int]:
+  """Accepts a model dir, its checkpoints dir, or a step dir; returns both.
+
+  With a model or checkpoints directory the newest step is used unless
+  `step` is given.
+  """
+  directory, steps = checkpoint_steps(path)
+  head, tail = os.path.split(os.path.abspath(path.rstrip("/")))
+  if tail.isdigit() and step is None and directory == head:
+    return head, int(tail)
+  if step is not None and step not in steps:
+    raise CheckpointNotFoundError(
+        f"no checkpoint for step {step} under {directory} (found: {steps})")
+  return directory, steps[-1] if step is None else step
+
+
+def step_directory(path: str) -> tuple[str, int]:
+  """(checkpoints dir, step) of a path that must name one step."""
+  path = os.path.abspath(path.rstrip("/"))
+  directory, step = os.path.split(path)
+  if not step.isdigit():
+    raise CheckpointNotFoundError(
+        f"{path} is not a checkpoint step directory; pass "
+        f"<model_dir>/checkpoints/<step>")
+  return directory, int(step)
+
+
+def load_params(model: api.Model, directory: str, step: int,
+                partitioner: partitioning.Partitioner | None = None):
+  """Restores a checkpoint's parameters for `model` (no optimizer state).
+
+  With a partitioner the parameters land directly in their shardings;
+  without one, on the default device.
+  """
+  abstract = model.abstract_params()
+  if partitioner is None:
+    like = nn.unbox(abstract)
+  else:
+    shardings = partitioner.logical_to_sharding(
+        nn.get_partition_spec(abstract))
+    like = jax.tree.map(
+        lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
+        nn.unbox(abstract), shardings)
+  checkpointer = Checkpointer(directory, read_only=True)
+  try:
+    params, _, _ = checkpointer.restore(step, like, None)
+  finally:
+    checkpointer.close()
+  return params

@@ -1,0 +1,261 @@
+"""`evaluate(...)`: one checkpoint on an eval mixture, results.json out.
+
+`evaluate(...)` restores one checkpoint's parameters and runs every task of
+an eval mixture through `task_eval` (rank classification or generation).
+Tasks run on the reported split (test) and, for FLAN's best-dev-template
+number, on the selection split (validation). Results are aggregated FLAN's
+way (`aggregation`): task -> dataset (mean over templates, best dev
+template) -> cluster, each dataset labelled seen or held out by the training
+mixture.
+
+The job is restartable and shardable. Its output directory (`outputs`)
+holds job.json, one file per finished task, and results.json once all are
+done. A killed job restarted with the same arguments skips finished tasks and
+writes the same results.json. With several hosts, host i evaluates tasks
+i, i+n, i+2n, ... on its own devices (parameters replicated per host); the
+host that finishes last writes results.json. `evaluate_checkpoints` runs
+the job over several checkpoints, skipping those already done.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any, Callable, Mapping, Sequence
+
+import jax
+import seqio
+
+from flan_jax.checkpoints import loading
+from flan_jax.data import mixtures
+from flan_jax.data import rank_classification
+from flan_jax.data import registry
+from flan_jax.evaluation import aggregation
+from flan_jax.evaluation import examples as examples_lib
+from flan_jax.evaluation import outputs
+from flan_jax.evaluation import runner as runner_lib
+from flan_jax.evaluation import task_eval
+from flan_jax.models import api
+from flan_jax.parallel import partitioning
+
+log = logging.getLogger("flan_jax")
+
+
+class EvalJobError(ValueError):
+  """The job cannot run as configured (e.g. its output dir holds another job)."""
+
+
+def _describe(task_name: str) -> tuple[str, str]:
+  try:
+    info = registry.describe_task(task_name)
+  except KeyError:  # a plain seqio task: its own dataset, one template
+    return task_name, "0"
+  return f"{info.collection}:{info.dataset}", str(info.template)
+
+
+def _seen_datasets(training_mixture: str | None) -> set[str] | None:
+  if not training_mixture:
+    return None
+  try:
+    return mixtures.datasets_in_mixture(training_mixture)
+  except KeyError as e:
+    raise EvalJobError(f"training_mixture '{training_mixture}': {e}") from None
+
+
+def eval_tasks(mixture_or_task_name: str) -> list[seqio.Task]:
+  """The tasks of a mixture (or the task itself), sorted by name."""
+  # An unknown name raises UnknownTaskOrMixtureError naming the closest ones.
+  task_or_mixture = registry.get_task_or_mixture(mixture_or_task_name)
+  return sorted(seqio.get_subtasks(task_or_mixture), key=lambda t: t.name)
+
+
+def evaluate(*,
+             model: api.Model,
+             checkpoint: str,
+             mixture_or_task_name: str,
+             output_dir: str,
+             split: str = "test",
+             selection_split: str | None = "validation",
+             batch_size: int = 64,
+             step: int | None = None,
+             training_mixture: str | None = None,
+             partitioner: partitioning.Partitioner | None = None,
+             task_feature_lengths: Mapping[str, int] | None = None,
+             few_shot: int = 0,
+             few_shot_seed: int = 0,
+             max_examples: int | None = None,
+             write_examples: bool = False,
+             host_index: int | None = None,
+             host_count: int | None = None,
+             on_task_done: Callable[[str], None] | None = None
+             ) -> dict[str, Any] | None:
+  """Evaluates one checkpoint; writes results.json and results.md.
+
+  Args:
+    model: the model the checkpoint was trained with.
+    checkpoint: a model dir, its `checkpoints` dir, or a step directory.
+    mixture_or_task_name: eval mixture (e.g. "demo:eval:all") or task.
+    output_dir: where the job's files go (see the module docstring).
+    split: the split whose scores are reported ("test").
+    selection_split: split used to pick each dataset's best template
+      ("validation"); None skips it (no best-dev-template numbers).
+    batch_size: option rows (or generated sequences) per forward pass.
+    step: checkpoint step when `checkpoint` is not a step directory
+      (default: the newest).
+    training_mixture: mixture the checkpoint was tuned on; labels each
+      dataset seen or held out.
+    partitioner: mesh and rules (data parallel over all devices by default).
+    task_feature_lengths: truncate inputs/targets to these many tokens
+      (default: no truncation).
+    few_shot: k exemplars from each task's train split before every query.
+    few_shot_seed: seed choosing the exemplars.
+    max_examples: evaluate only the first examples of each split.
+    write_examples: also write per-example outputs (JSONL per task/split).
+    host_index, host_count: this host's share of the tasks (default: JAX's
+      process index and count).
+    on_task_done: called with each task name once its file is written.
+
+  Returns:
+    The results, or None when other hosts still have tasks to finish.
+  """
+  directory, step = loading.resolve_checkpoint(checkpoint, step)
+  tasks = eval_tasks(mixture_or_task_name)
+  if not tasks:
+    raise EvalJobError(f"'{mixture_or_task_name}' has no tasks")
+  host_index = jax.process_index() if host_index is None else host_index
+  host_count = jax.process_count() if host_count is None else host_count
+  lengths = dict(task_feature_lengths or {})
+  config = {
+      "checkpoint": os.path.join(directory, str(step)),
+      "step": step,
+      "eval_mixture": mixture_or_task_name,
+      "tasks": [t.name for t in tasks],
+      "training_mixture": training_mixture,
+      "split": split,
+      "selection_split": selection_split,
+      "few_shot": {"k": few_shot, "seed": few_shot_seed},
+      "task_feature_lengths": lengths or None,
+      "max_examples": max_examples,
+      "normalisations": dict(rank_classification.NORMALISATIONS),
+  }
+  results_path = os.path.join(output_dir, outputs.RESULTS_FILE)
+  done = outputs.finished_results(output_dir, config)
+  if done is not None:
+    log.info("already evaluated: %s", results_path)
+    return done
+  changed = outputs.job_differences(output_dir, config)
+  if changed:
+    raise EvalJobError(
+        f"{output_dir} holds results of a different eval job (differs in: "
+        f"{', '.join(changed)}); use another output_dir or delete it")
+  seen = _seen_datasets(training_mixture)
+
+  mine = [t for i, t in enumerate(tasks) if i % host_count == host_index]
+  todo = [t for t in mine
+          if not os.path.exists(outputs.task_file(output_dir, t.name))]
+  log.info("step %d: %d tasks of %s, %d for this host, %d left (%s split)",
+           step, len(tasks), mixture_or_task_name, len(mine), len(todo), split)
+  if todo:
+    partitioner = partitioner or partitioning.Partitioner()
+    if host_count > 1 and jax.process_count() > 1:
+      # Each host evaluates its own tasks on its own devices.
+      partitioner = partitioner.for_local_devices()
+    params = loading.load_params(model, directory, step, partitioner)
+    runner = runner_lib.ModelRunner(model, params, partitioner, batch_size)
+    shots = examples_lib.FewShot(few_shot, few_shot_seed)
+    splits = [split] + ([selection_split] if selection_split else [])
+    for task in todo:
+      started = time.perf_counter()
+      entry: dict[str, Any] = {"task": task.name}
+      for which in splits:
+        if which not in task.splits:
+          continue
+        metrics, per_example = task_eval.evaluate_task(
+            task, runner, which, few_shot=shots, feature_lengths=lengths,
+            max_examples=max_examples)
+        key = "metrics" if which == split else "selection_metrics"
+        entry[key] = metrics
+        entry[f"{key}_examples"] = len(per_example)
+        if write_examples:
+          outputs.write_jsonl(
+              outputs.examples_file(output_dir, task.name, which), per_example)
+      if "metrics" not in entry:
+        raise EvalJobError(f"task '{task.name}' has no '{split}' split")
+      entry["seconds"] = round(time.perf_counter() - started, 2)
+      outputs.write_json(outputs.task_file(output_dir, task.name), entry)
+      log.info("%s: %s (%.1f s)", task.name, _headline(entry["metrics"]),
+               entry["seconds"])
+      if on_task_done is not None:
+        on_task_done(task.name)
+
+  missing = [t.name for t in tasks
+             if not os.path.exists(outputs.task_file(output_dir, t.name))]
+  if missing:
+    log.info("%d tasks left to other hosts; the last host to finish writes "
+             "results.json", len(missing))
+    return None
+  task_results = {t.name: outputs.read_json(outputs.task_file(output_dir,
+                                                             t.name))
+                  for t in tasks}
+  results = {
+      "config": config,
+      "checkpoint": config["checkpoint"],
+      "step": step,
+      "eval_mixture": mixture_or_task_name,
+      "training_mixture": training_mixture,
+      "split": split,
+      "selection_split": selection_split,
+      "few_shot": few_shot,
+      **aggregation.aggregate(task_results, describe=_describe,
+                              clusters_of=mixtures.clusters_of,
+                              seen_datasets=seen),
+  }
+  outputs.write_results(results, output_dir)
+  log.info("wrote %s", results_path)
+  return results
+
+
+def _headline(metrics: Mapping[str, float]) -> str:
+  return ", ".join(f"{k} {v:.1f}" for k, v in metrics.items())
+
+
+def checkpoints_to_evaluate(checkpoints: str | Sequence[str], output_dir: str,
+                            *, all_steps: bool = False
+                            ) -> list[tuple[str, int, str]]:
+  """(checkpoints directory, step, output dir) for each checkpoint to run.
+
+  `checkpoints` is one path or a list (model, checkpoints or step dirs).
+  With `all_steps`, every step of each model dir is included. Output dirs
+  are `<output_dir>/step_<N>`, under `<output_dir>/<model dir name>/` when
+  several model dirs are given.
+  """
+  paths = [checkpoints] if isinstance(checkpoints, str) else list(checkpoints)
+  chosen = []
+  for path in paths:
+    directory, steps = loading.checkpoint_steps(path)
+    if all_steps:
+      wanted = steps
+    else:
+      wanted = [loading.resolve_checkpoint(path)[1]]
+    chosen += [(directory, s) for s in wanted]
+  model_dirs = {os.path.dirname(d) for d, _ in chosen}
+  out = []
+  for directory, step in chosen:
+    base = output_dir
+    if len(model_dirs) > 1:
+      base = os.path.join(output_dir, os.path.basename(os.path.dirname(directory)))
+    out.append((directory, step, os.path.join(base, f"step_{step}")))
+  return out
+
+
+def evaluate_checkpoints(*, checkpoints: str | Sequence[str], output_dir: str,
+                         all_steps: bool = False, **kwargs
+                         ) -> list[dict[str, Any] | None]:
+  """Runs `evaluate` over several checkpoints; finished ones are skipped."""
+  results = []
+  for directory, step, out in checkpoints_to_evaluate(
+      checkpoints, output_dir, all_steps=all_steps):
+    results.append(evaluate(checkpoint=directory, step=step, output_dir=out,
+                            **kwargs))
+  return results

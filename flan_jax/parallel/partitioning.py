@@ -1,0 +1,264 @@
+"""Device mesh, logical axis rules, and host-local <-> global arrays.
+
+Model code names the axes of every parameter and large activation with
+logical names (`flan_jax.models.layers`). One rule table maps each logical
+name to a mesh axis (or to None: replicated). Changing the parallelism means
+changing the mesh shape and the rules, never the model.
+
+The mesh has two axes, "data" and "model":
+
+    data parallel     batch -> data
+    tensor parallel   heads, kv_heads, mlp, vocab -> model (Megatron style;
+                      a no-op while the model axis has size 1)
+    FSDP (fsdp=True)  additionally embed -> data: every parameter and its
+                      optimizer state is split over the data axis too
+                      (t5x's "2D parameter partitioning"); the step gathers
+                      each weight when it needs it.
+
+Logical names the table does not mention (e.g. a model's `layers` axis) are
+replicated. Activations take the same table: an activation tagged
+(batch, length, embed) under FSDP puts batch on "data" and, the data axis
+being taken, leaves embed replicated.
+
+Example, 8 devices, `Partitioner({"data": 2, "model": 4}, fsdp=True)`:
+a kernel with axes (embed, mlp) and shape (512, 1024) is stored as
+(256, 256) blocks, one per device.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+from typing import Any, Mapping, Sequence
+
+import flax.linen as nn
+import jax
+import numpy as np
+from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
+
+log = logging.getLogger("flan_jax")
+
+LogicalRules = Sequence[tuple[str, str | tuple[str, ...] | None]]
+
+DEFAULT_RULES: LogicalRules = (
+    ("batch", "data"),
+    ("vocab", "model"),
+    ("mlp", "model"),
+    ("heads", "model"),
+    ("kv_heads", "model"),
+    ("kv", None),
+    ("embed", None),
+    ("length", None),
+    ("relpos_buckets", None),
+    ("layers", None),
+)
+
+# FSDP: parameters' embed dimension over the data axis (activations keep
+# their batch there instead).
+FSDP_RULES: LogicalRules = (("embed", "data"),)
+
+
+def make_rules(fsdp: bool = False,
+               extra_rules: LogicalRules = ()) -> tuple[tuple[Any, Any], ...]:
+  """The rule table: batch, then `extra_rules`, then FSDP, then defaults.
+
+  Order matters: flax gives a mesh axis to the first rule that claims it, so
+  `batch` comes first and activations split over batch, not embed.
+  """
+  rules = [("batch", "data"), *extra_rules]
+  if fsdp:
+    rules += FSDP_RULES
+  named = {name for name, _ in rules}
+  rules += [(n, a) for n, a in DEFAULT_RULES if n not in named]
+  return tuple(rules)
+
+
+def make_mesh(mesh_shape: Mapping[str, int],
+              devices: Sequence[jax.Device] | None = None) -> Mesh:
+  """Builds a mesh; one axis may be -1 to take every remaining device.
+
+  Example: {"data": -1, "model": 4} on 8 devices is a (2, 4) mesh.
+  """
+  devices = list(devices if devices is not None else jax.devices())
+  names = tuple(mesh_shape)
+  sizes = resolve_mesh_shape(mesh_shape, len(devices))
+  return jax.make_mesh(tuple(sizes.values()), names, devices=devices,
+                       axis_types=(AxisType.Auto,) * len(names))
+
+
+def resolve_mesh_shape(mesh_shape: Mapping[str, int],
+                       num_devices: int) -> dict[str, int]:
+  """Replaces a -1 axis size by what the device count leaves for it."""
+  sizes = list(mesh_shape.values())
+  if sizes.count(-1) > 1:
+    raise ValueError(f"mesh {dict(mesh_shape)}: at most one axis may be -1")
+  known = int(np.prod([s for s in sizes if s != -1]))
+  if -1 in sizes:
+    if num_devices % known:
+      raise ValueError(f"mesh {dict(mesh_shape)} does not divide "
+                       f"{num_devices} devices")
+    sizes[sizes.index(-1)] = num_devices // known
+  if int(np.prod(sizes)) != num_devices:
+    raise ValueError(f"mesh {dict(zip(mesh_shape, sizes))} needs "
+                     f"{int(np.prod(sizes))} devices, found {num_devices}; "
+                     f"change Partitioner.mesh_shape")
+  return dict(zip(mesh_shape, sizes))
+
+
+def logical_to_mesh_spec(logical_axes: Sequence[str | None],
+                         rules: LogicalRules) -> PartitionSpec:
+  """Logical names -> mesh axes; each mesh axis is used at most once."""
+  return nn.logical_to_mesh_axes(tuple(logical_axes), rules)
+
+
+def fit_spec_to_shape(spec: PartitionSpec, shape: Sequence[int],
+                      mesh_shape: Mapping[str, int]) -> PartitionSpec:
+  """Drops mesh axes that do not divide their dimension (that dim replicates).
+
+  Stored arrays must split evenly (activations may not need to): a toy model
+  with 4 heads on an 8-way model axis keeps its heads replicated instead of
+  failing.
+  """
+  fitted = []
+  for dim, axes in zip(shape, tuple(spec) + (None,) * (len(shape) - len(spec))):
+    if axes is None:
+      fitted.append(None)
+      continue
+    names = (axes,) if isinstance(axes, str) else tuple(axes)
+    size = int(np.prod([mesh_shape[a] for a in names]))
+    fitted.append(axes if dim % size == 0 else None)
+  return PartitionSpec(*fitted)
+
+
+@dataclasses.dataclass
+class Partitioner:
+  """Holds the mesh and the rules; turns logical specs into shardings.
+
+  Attributes:
+    mesh_shape: mesh axis sizes, e.g. {"data": -1, "model": 1}.
+    fsdp: shard parameters and optimizer state over "data" as well.
+    logical_axis_rules: a whole rule table; overrides `fsdp` when given.
+    devices: the devices to lay out (all of them when None).
+  """
+  mesh_shape: Mapping[str, int] = dataclasses.field(
+      default_factory=lambda: {"data": -1, "model": 1})
+  fsdp: bool = False
+  logical_axis_rules: LogicalRules | None = None
+  devices: Sequence[jax.Device] | None = None
+
+  def __post_init__(self):
+    self.mesh = make_mesh(self.mesh_shape, self.devices)
+    if self.logical_axis_rules is None:
+      self.logical_axis_rules = make_rules(self.fsdp)
+    self.logical_axis_rules = tuple(
+        (n, tuple(a) if isinstance(a, list) else a)
+        for n, a in self.logical_axis_rules)
+
+  def for_local_devices(self) -> "Partitioner":
+    """The same layout over this host's devices only (per-host eval jobs)."""
+    return dataclasses.replace(self, devices=jax.local_devices())
+
+  @contextlib.contextmanager
+  def context(self):
+    """Mesh and rules in scope, for tracing models that constrain activations."""
+    with jax.set_mesh(self.mesh), nn.logical_axis_rules(self.logical_axis_rules):
+      yield
+
+  def spec(self, logical_axes: Sequence[str | None],
+           shape: Sequence[int] | None = None) -> PartitionSpec:
+    spec = logical_to_mesh_spec(logical_axes, self.logical_axis_rules)
+    if shape is not None:
+      spec = fit_spec_to_shape(spec, shape, self.mesh.shape)
+    return spec
+
+  def sharding(self, *logical_axes: str | None) -> NamedSharding:
+    return NamedSharding(self.mesh, self.spec(logical_axes))
+
+  def param_shardings(self, abstract_params: Any, logical_specs: Any) -> Any:
+    """NamedShardings for a parameter tree, fitted to each array's shape."""
+    return jax.tree.map(
+        lambda x, axes: NamedSharding(self.mesh, self.spec(tuple(axes), x.shape)),
+        abstract_params, logical_specs,
+        is_leaf=lambda x: isinstance(x, PartitionSpec))
+
+  def logical_to_sharding(self, logical_specs: Any) -> Any:
+    """Maps a pytree of logical PartitionSpecs to NamedShardings."""
+    return nn.logical_to_mesh_sharding(logical_specs, self.mesh,
+                                       self.logical_axis_rules)
+
+  @property
+  def replicated(self) -> NamedSharding:
+    return NamedSharding(self.mesh, PartitionSpec())
+
+  @property
+  def batch_sharding(self) -> NamedSharding:
+    """Leading (batch) dimension over the data axes, the rest replicated."""
+    return self.sharding("batch")
+
+  @property
+  def data_parallel_size(self) -> int:
+    spec = self.batch_sharding.spec
+    axes = spec[0] if spec else None
+    if axes is None:
+      return 1
+    axes = (axes,) if isinstance(axes, str) else axes
+    return int(np.prod([self.mesh.shape[a] for a in axes]))
+
+  def global_batch(self, host_batch: Mapping[str, np.ndarray]
+                   ) -> dict[str, jax.Array]:
+    """Builds global arrays from this host's share of the batch.
+
+    Each process passes its own rows (global batch / process count); the
+    result is one array spanning every process's devices. With a single
+    process the host batch is the global batch: one `device_put` moves it.
+    """
+    sharding = self.batch_sharding
+    if jax.process_count() == 1:
+      return jax.device_put({k: np.asarray(v) for k, v in host_batch.items()},
+                            sharding)
+    return {
+        k: jax.make_array_from_process_local_data(sharding, np.asarray(v))
+        for k, v in host_batch.items()
+    }
+
+
+def state_shardings_like(tree: Any, params: Any, param_shardings: Any,
+                         replicated: NamedSharding) -> Any:
+  """Shardings for an optimizer state from the parameters' shardings.
+
+  Any sub-tree with the parameters' structure (Adam's mu and nu, Adafactor's
+  row/column statistics) takes each parameter's sharding, with the mesh axes
+  of dimensions the statistic reduced away (size 1 where the parameter is
+  larger) dropped. Everything else (step counters) is replicated.
+  """
+  params_def = jax.tree.structure(params)
+
+  def is_param_tree(node):
+    try:
+      return jax.tree.structure(node) == params_def
+    except Exception:  # pylint: disable=broad-except
+      return False
+
+  def for_param_tree(node):
+    return jax.tree.map(_reduced_sharding, node, params, param_shardings)
+
+  def leaf(node):
+    if is_param_tree(node) and params_def.num_leaves > 0:
+      return for_param_tree(node)
+    return jax.tree.map(lambda _: replicated, node)
+
+  return jax.tree.map(leaf, tree, is_leaf=is_param_tree)
+
+
+def _reduced_sharding(stat, param, sharding: NamedSharding) -> NamedSharding:
+  if getattr(stat, "ndim", 0) == 0:
+    return NamedSharding(sharding.mesh, PartitionSpec())
+  if tuple(stat.shape) == tuple(param.shape):
+    return sharding
+  spec = tuple(sharding.spec) + (None,) * (len(param.shape) - len(sharding.spec))
+  if len(stat.shape) != len(param.shape):
+    return NamedSharding(sharding.mesh, PartitionSpec())
+  kept = [axes if s == p else None
+          for axes, s, p in zip(spec, stat.shape, param.shape)]
+  return NamedSharding(sharding.mesh, PartitionSpec(*kept))

@@ -1,0 +1,140 @@
+"""Memory per device of a train step, planned from shapes alone.
+
+`plan_memory` answers "does this model train on this mesh?" before renting
+the hardware. Parameters and optimizer state are exact: shapes come from
+`jax.eval_shape` over the model's init (any model class), shardings from the
+trainer's own rule table on an abstract mesh (no devices needed).
+Activations are the model's own estimate (`Model.activation_bytes`, the
+formula in `flan_jax.models.sizing`): what the backward pass keeps per token
+and layer under the config's remat policy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Mapping
+
+import jax
+import jax.numpy as jnp
+from jax.sharding import AbstractMesh, NamedSharding, PartitionSpec
+
+from flan_jax.models import api
+from flan_jax.parallel import partitioning
+from flan_jax.train import train_state
+
+GIB = 1024**3
+# Leave room for XLA's temporaries and fragmentation.
+USABLE_FRACTION = 0.9
+
+
+@dataclasses.dataclass(frozen=True)
+class MemoryPlan:
+  mesh_shape: dict[str, int]
+  num_params: int
+  params_total_bytes: int
+  params_bytes: int          # all of these: per device
+  gradients_bytes: int
+  optimizer_bytes: int
+  activations_bytes: int
+  device_memory_bytes: int | None
+  tokens_per_device: int
+
+  @property
+  def total_bytes(self) -> int:
+    return (self.params_bytes + self.gradients_bytes + self.optimizer_bytes +
+            self.activations_bytes)
+
+  @property
+  def fits(self) -> bool | None:
+    if self.device_memory_bytes is None:
+      return None
+    return self.total_bytes <= USABLE_FRACTION * self.device_memory_bytes
+
+
+def plan_memory(*, model: api.Model | None, optimizer, mesh_shape: Mapping[str, int],
+                num_devices: int, batch_size: int,
+                task_feature_lengths: Mapping[str, int], fsdp: bool = False,
+                logical_axis_rules=None, num_microbatches: int = 1,
+                pack: bool = True,
+                device_memory_gib: float | None = None) -> MemoryPlan:
+  """Per-device memory of one train step of `model` on `mesh_shape`."""
+  if model is None or optimizer is None or batch_size is None:
+    raise ValueError("plan needs MODEL, train.optimizer and train.batch_size "
+                     "bound (include a gin/runs file or bind them)")
+  sizes = partitioning.resolve_mesh_shape(mesh_shape, num_devices)
+  rules = logical_axis_rules or partitioning.make_rules(fsdp)
+  mesh = AbstractMesh(tuple(sizes.values()), tuple(sizes))
+  converter = model.feature_converter(pack=pack)
+  lengths = converter.get_model_feature_lengths(task_feature_lengths)
+  shapes = {k: (batch_size, v) for k, v in lengths.items()}
+  state, axes, _ = train_state.abstract_state(model, optimizer, shapes)
+
+  def param_sharding(leaf, leaf_axes):
+    spec = partitioning.fit_spec_to_shape(
+        partitioning.logical_to_mesh_spec(leaf_axes, rules), leaf.shape, sizes)
+    return NamedSharding(mesh, spec)
+
+  param_shardings = jax.tree.map(param_sharding, state.params, axes,
+                                 is_leaf=lambda x: isinstance(x, tuple))
+  replicated = NamedSharding(mesh, PartitionSpec())
+  opt_shardings = partitioning.state_shardings_like(
+      state.opt_state, state.params, param_shardings, replicated)
+  params_bytes = train_state.bytes_per_device(state.params, param_shardings,
+                                              sizes)
+  # Gradients are float32 like the parameters; accumulating microbatches
+  # keeps a float32 running sum beside each microbatch's gradient.
+  gradients_bytes = params_bytes * (2 if num_microbatches > 1 else 1)
+  optimizer_bytes = train_state.bytes_per_device(state.opt_state,
+                                                 opt_shardings, sizes)
+
+  def ways(logical_name):
+    spec = partitioning.logical_to_mesh_spec((logical_name,), rules)
+    axes_ = spec[0] if len(spec) else None
+    if axes_ is None:
+      return 1
+    return math.prod(sizes[a] for a in ((axes_,) if isinstance(axes_, str)
+                                        else axes_))
+
+  batch_per_device = max(batch_size // (num_microbatches * ways("batch")), 1)
+  acts = model.activation_bytes(lengths, batch_per_device=batch_per_device,
+                                tensor_parallel=ways("heads"))
+  # Tokens of one example: the encoder's and the decoder's (decoder-only
+  # models have only the latter, inputs included).
+  tokens_per_example = (lengths.get("encoder_input_tokens", 0) +
+                        lengths["decoder_target_tokens"])
+  params_total = sum(math.prod(p.shape) * jnp.dtype(p.dtype).itemsize
+                     for p in jax.tree.leaves(state.params))
+  return MemoryPlan(
+      mesh_shape=dict(sizes), num_params=model.num_params,
+      params_total_bytes=params_total, params_bytes=params_bytes,
+      gradients_bytes=gradients_bytes, optimizer_bytes=optimizer_bytes,
+      activations_bytes=acts,
+      device_memory_bytes=(None if device_memory_gib is None
+                           else int(device_memory_gib * GIB)),
+      tokens_per_device=batch_per_device * tokens_per_example)
+
+
+def format_plan(plan: MemoryPlan) -> str:
+  gib = lambda b: f"{b / GIB:8.2f} GiB"
+  lines = [
+      f"mesh                 {plan.mesh_shape} "
+      f"({math.prod(plan.mesh_shape.values())} devices)",
+      f"parameters           {plan.num_params / 1e9:.3f} B "
+      f"({plan.params_total_bytes / GIB:.1f} GiB in all)",
+      "per device:",
+      f"  parameters         {gib(plan.params_bytes)}",
+      f"  gradients          {gib(plan.gradients_bytes)}",
+      f"  optimizer state    {gib(plan.optimizer_bytes)}",
+      f"  activations (est.) {gib(plan.activations_bytes)}"
+      f"   ({plan.tokens_per_device} tokens per microbatch)",
+      f"  total              {gib(plan.total_bytes)}",
+  ]
+  if plan.device_memory_bytes is None:
+    lines.append("fits                 unknown (bind DEVICE_MEMORY_GIB)")
+  else:
+    lines.append(
+        f"device memory        {gib(plan.device_memory_bytes)} -> "
+        f"{'FITS' if plan.fits else 'DOES NOT FIT'} (using at most "
+        f"{USABLE_FRACTION:.0%})")
+  return "\n".join(lines)

@@ -1,0 +1,237 @@
+"""Train state, its sharded initialisation, and the jit-able train step.
+
+The trainer talks to a model only through its interface (`api.Model`):
+
+    model.init_variables(rng, input_shapes) -> {"params": boxed params}
+    model.loss_fn(params, batch, dropout_rng) -> (loss, metrics)
+    model.feature_converter(pack) -> seqio.FeatureConverter
+
+so encoder-decoder and decoder-only models plug in alike. Parameter sharding
+comes from the logical axis names the model attaches to its parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import flax.linen as nn
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.sharding import NamedSharding, PartitionSpec
+
+from flan_jax.models import api
+from flan_jax.parallel import partitioning
+from flan_jax.train import optimizers
+
+# Metrics that count things: summed over microbatches, not averaged.
+_COUNT_PREFIX = "num_"
+# Metrics normalised like the loss (combined with the loss's weights).
+_LOSS_LIKE = ("loss", "z_loss")
+
+
+@flax.struct.dataclass
+class TrainState:
+  step: jax.Array
+  params: Any
+  opt_state: Any
+
+
+def model_input_shapes(feature_converter, task_feature_lengths: Mapping[str, int],
+                       batch_size: int) -> dict[str, tuple[int, int]]:
+  lengths = feature_converter.get_model_feature_lengths(task_feature_lengths)
+  return {k: (batch_size, v) for k, v in lengths.items()}
+
+
+def param_logical_axes(model: api.Model, shapes, seed: int = 0) -> tuple[Any, Any]:
+  """(abstract params, logical axis names per parameter), without allocating.
+
+  `jax.eval_shape` over the model's own init.
+  """
+  boxed = jax.eval_shape(
+      lambda rng: model.init_variables(rng, shapes)["params"],
+      jax.random.key(seed))
+  specs = nn.get_partition_spec(boxed)
+  abstract = nn.unbox(boxed)
+  axes = jax.tree.map(lambda s: tuple(s), specs,
+                      is_leaf=lambda x: isinstance(x, PartitionSpec))
+  return abstract, axes
+
+
+def state_shardings(partitioner: partitioning.Partitioner, abstract_state,
+                    param_axes) -> TrainState:
+  """Shardings of every leaf of the train state (params, optimizer, step)."""
+  param_shardings = partitioner.param_shardings(
+      abstract_state.params,
+      jax.tree.map(lambda a: PartitionSpec(*a), param_axes,
+                   is_leaf=lambda x: isinstance(x, tuple)))
+  opt_shardings = partitioning.state_shardings_like(
+      abstract_state.opt_state, abstract_state.params, param_shardings,
+      partitioner.replicated)
+  return TrainState(partitioner.replicated, param_shardings, opt_shardings)
+
+
+def _state_recipe(model: api.Model, optimizer, shapes, seed: int):
+  """(init_state(rng) -> TrainState, param axes, the optax transformation)."""
+  _, axes = param_logical_axes(model, shapes, seed)
+  tx = optimizers.resolve(optimizer, axes)
+
+  def init_state(rng):
+    params = nn.unbox(model.init_variables(rng, shapes)["params"])
+    return TrainState(jnp.zeros((), jnp.int32), params, tx.init(params))
+
+  return init_state, axes, tx
+
+
+def initial_state(model: api.Model, optimizer,
+                  partitioner: partitioning.Partitioner, shapes, seed: int
+                  ) -> tuple[TrainState, TrainState, optax.GradientTransformation]:
+  """Initialises parameters and optimizer state directly in their shardings.
+
+  The init function is jitted with `out_shardings`, so each device computes
+  only its own blocks: no host ever materialises the whole model.
+
+  Returns:
+    (state, state shardings, the optax transformation for these parameters).
+  """
+  init_state, axes, tx = _state_recipe(model, optimizer, shapes, seed)
+  with partitioner.context():
+    abstract = jax.eval_shape(init_state, jax.random.key(seed))
+    shardings = state_shardings(partitioner, abstract, axes)
+    state = jax.jit(init_state, out_shardings=shardings)(jax.random.key(seed))
+  return state, shardings, tx
+
+
+def abstract_state(model: api.Model, optimizer, shapes, seed: int = 0):
+  """(ShapeDtypeStruct train state, param axes, tx) without any allocation."""
+  init_state, axes, tx = _state_recipe(model, optimizer, shapes, seed)
+  return jax.eval_shape(init_state, jax.random.key(seed)), axes, tx
+
+
+def _split_microbatches(batch, num_microbatches: int):
+  """[B, ...] -> [n, B/n, ...], microbatch i = rows i, i+n, i+2n, ...
+
+  Taking strided rows keeps every microbatch spread over all data-parallel
+  devices (each device's block of rows splits locally).
+  """
+
+  def split(x):
+    if x.shape[0] % num_microbatches:
+      raise ValueError(f"batch of {x.shape[0]} does not split into "
+                       f"{num_microbatches} microbatches")
+    x = x.reshape(x.shape[0] // num_microbatches, num_microbatches,
+                  *x.shape[1:])
+    x = jnp.swapaxes(x, 0, 1)
+    return nn.with_logical_constraint(
+        x, (None, "batch") + (None,) * (x.ndim - 2))
+
+  return jax.tree.map(split, batch)
+
+
+def loss_weight(model: api.Model, metrics: Mapping[str, jax.Array]) -> jax.Array:
+  """How much one (micro)batch's normalised loss counts in the whole batch.
+
+  The model normalises its summed loss either by the batch's target tokens
+  (`loss_normalizing_factor=None`) or by a constant. For the first, the
+  whole-batch loss is the token-weighted mean of microbatch losses; for the
+  second, their plain sum. Either way microbatching equals the full batch.
+  """
+  if model.loss_normalizing_factor is not None:
+    return jnp.ones((), jnp.float32)
+  return metrics.get("num_target_tokens", jnp.ones((), jnp.float32))
+
+
+def make_train_step(model: api.Model, tx: optax.GradientTransformation, dropout_seed: int,
+                    num_microbatches: int = 1) -> Callable:
+  """step(state, batch) -> (state, metrics); the update of the whole batch.
+
+  With `num_microbatches > 1` the batch is split and gradients accumulate
+  in a `lax.scan`, so activation memory is that of one microbatch while the
+  update equals the full batch's (up to float summation order).
+  """
+  grad_fn = jax.value_and_grad(model.loss_fn, has_aux=True)
+  constant_norm = model.loss_normalizing_factor is not None
+
+  def full_batch(params, batch, rng):
+    (_, metrics), grads = grad_fn(params, batch, rng)
+    return grads, metrics
+
+  def accumulated(params, batch, rng):
+    micro = _split_microbatches(batch, num_microbatches)
+
+    def body(carry, xs):
+      index, mb = xs
+      grads_sum, weight_sum, metric_sums = carry
+      (_, metrics), grads = grad_fn(params, mb, jax.random.fold_in(rng, index))
+      w = loss_weight(model, metrics)
+      grads_sum = jax.tree.map(lambda a, g: a + w * g.astype(jnp.float32),
+                               grads_sum, grads)
+      token_w = metrics.get("num_target_tokens", jnp.ones((), jnp.float32))
+      metric_sums = {
+          k: metric_sums[k] + (v if k.startswith(_COUNT_PREFIX) else
+                               (w if k in _LOSS_LIKE else token_w) * v)
+          for k, v in metrics.items()}
+      return (grads_sum, weight_sum + jnp.stack([w, token_w]), metric_sums), None
+
+    zeros = jax.tree.map(lambda p: jnp.zeros(p.shape, jnp.float32), params)
+    metric_shapes = jax.eval_shape(
+        lambda: grad_fn(params, jax.tree.map(lambda x: x[0], micro), rng)[0][1])
+    init_metrics = {k: jnp.zeros(v.shape, v.dtype)
+                    for k, v in metric_shapes.items()}
+    (grads, weights, sums), _ = jax.lax.scan(
+        body, (zeros, jnp.zeros(2, jnp.float32), init_metrics),
+        (jnp.arange(num_microbatches), micro))
+    loss_w = 1.0 if constant_norm else weights[0]
+    grads = jax.tree.map(lambda g, p: (g / loss_w).astype(p.dtype), grads,
+                         params)
+    metrics = {
+        k: v if k.startswith(_COUNT_PREFIX) else
+        v / (loss_w if k in _LOSS_LIKE else weights[1])
+        for k, v in sums.items()}
+    return grads, metrics
+
+  def train_step(state: TrainState, batch):
+    dropout_rng = jax.random.fold_in(jax.random.key(dropout_seed), state.step)
+    if num_microbatches > 1:
+      grads, metrics = accumulated(state.params, batch, dropout_rng)
+    else:
+      grads, metrics = full_batch(state.params, batch, dropout_rng)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    metrics = dict(metrics)
+    metrics["grad_norm"] = optax.tree.norm(grads)
+    # One pass over the new parameters: a bad update shows up here at the
+    # step that made it, before anything saves those parameters.
+    metrics["param_norm"] = optax.tree.norm(params)
+    return TrainState(state.step + 1, params, opt_state), metrics
+
+  return train_step
+
+
+def jit_train_step(step_fn, shardings: TrainState,
+                   partitioner: partitioning.Partitioner):
+  """The step compiled with its state donated and laid out in `shardings`."""
+  return jax.jit(step_fn, in_shardings=(shardings, partitioner.batch_sharding),
+                 out_shardings=(shardings, partitioner.replicated),
+                 donate_argnums=0)
+
+
+def bytes_per_device(tree: Any, shardings: Any, mesh_shape: Mapping[str, int]
+                     ) -> int:
+  """Bytes one device holds of `tree` laid out in `shardings` (specs or
+  NamedShardings), from shapes alone."""
+  total = 0
+  for leaf, sharding in zip(jax.tree.leaves(tree), jax.tree.leaves(
+      shardings, is_leaf=lambda x: isinstance(x, (NamedSharding,
+                                                  PartitionSpec)))):
+    spec = sharding.spec if isinstance(sharding, NamedSharding) else sharding
+    count = int(np.prod(leaf.shape))
+    for axes in spec:
+      if axes is None:
+        continue
+      for a in (axes,) if isinstance(axes, str) else axes:
+        count //= mesh_shape[a]
+    total += count * jnp.dtype(leaf.dtype).itemsize
+  return total

@@ -1,0 +1,48 @@
+"""Model FLOPs from the config agree with XLA's count; peak lookup; MFU."""
+
+import dataclasses
+
+import jax
+
+import toy_training
+from flan_jax.models import encoder_decoder
+from flan_jax.train import mfu
+from flan_jax.train import train_state
+
+
+def test_config_flops_match_xla_cost_analysis():
+  config = dataclasses.replace(toy_training.CONFIG, d_model=256, num_heads=4,
+                               head_dim=64, d_ff=512)
+  model = encoder_decoder.EncoderDecoderModel(config)
+  shapes = train_state.model_input_shapes(model.feature_converter(pack=True),
+                                          {"inputs": 64, "targets": 16}, 4)
+  abstract, _ = train_state.param_logical_axes(model, shapes)
+  from_config = config.train_flops(4, 64, 16)
+  from_xla = mfu.xla_train_flops(model, abstract, shapes)
+  # XLA also counts element-wise work (softmax, GELU, norms): a little more.
+  assert from_config <= from_xla <= 1.05 * from_config
+  assert model.train_flops(shapes) == from_config
+
+
+def test_peak_flops_and_mfu():
+  peak, source = mfu.peak_flops_per_device("float32")
+  assert peak > 1e8 and source  # CPU: a measured matmul
+  if jax.devices()[0].platform == "cpu":
+    assert source == "measured float32 matmul"
+  assert abs(mfu.mfu(50.0, 1.0, 2, 50.0) - 0.5) < 1e-12
+
+
+def test_decoder_only_config_flops_match_xla_cost_analysis():
+  from flan_jax.models import decoder_only  # pylint: disable=g-import-not-at-top
+  from flan_jax.models import decoder  # pylint: disable=g-import-not-at-top
+  config = decoder.DecoderConfig(vocab_size=1024, d_model=256, num_layers=2,
+                                 num_heads=4, num_kv_heads=2, head_dim=64,
+                                 d_ff=512)
+  model = decoder_only.DecoderOnlyModel(config)
+  shapes = train_state.model_input_shapes(model.feature_converter(pack=True),
+                                          {"inputs": 48, "targets": 16}, 4)
+  abstract, _ = train_state.param_logical_axes(model, shapes)
+  from_config = model.train_flops(shapes)
+  from_xla = mfu.xla_train_flops(model, abstract, shapes)
+  assert from_config == config.train_flops(4, 64)
+  assert from_config <= from_xla <= 1.08 * from_config

@@ -1,0 +1,48 @@
+"""Memory per device planned from shapes alone."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import PartitionSpec as P
+
+import toy_training
+from flan_jax.train import planning
+from flan_jax.train import train_state
+
+
+def test_bytes_per_device_from_shapes_alone():
+  tree = {"a": jax.ShapeDtypeStruct((64, 32), jnp.float32),
+          "b": jax.ShapeDtypeStruct((7,), jnp.float32)}
+  specs = {"a": P("data", "model"), "b": P()}
+  assert train_state.bytes_per_device(tree, specs, {"data": 2, "model": 4}) \
+      == 64 * 32 * 4 // 8 + 7 * 4
+
+
+def test_plan_memory_from_shapes_alone():
+  kwargs = dict(model=toy_training.tiny_model(),
+                optimizer=toy_training.tiny_optimizer(), batch_size=16,
+                task_feature_lengths=toy_training.LENGTHS, num_devices=8)
+  whole = planning.plan_memory(mesh_shape={"data": 1, "model": 1},
+                               device_memory_gib=1, **{**kwargs,
+                                                       "num_devices": 1})
+  assert whole.num_params == sum(
+      int(np.prod(p.shape)) for p in jax.tree.leaves(
+          train_state.param_logical_axes(
+              toy_training.tiny_model(),
+              train_state.model_input_shapes(
+                  toy_training.tiny_model().feature_converter(pack=True),
+                  toy_training.LENGTHS, 16))[0]))
+  assert whole.params_bytes == whole.params_total_bytes == 4 * whole.num_params
+  assert whole.fits
+  dp = planning.plan_memory(mesh_shape={"data": 8, "model": 1}, **kwargs)
+  fsdp = planning.plan_memory(mesh_shape={"data": 8, "model": 1}, fsdp=True,
+                              **kwargs)
+  assert dp.params_bytes == whole.params_bytes
+  # Everything but the 8-way-indivisible leftovers is split 8 ways.
+  assert fsdp.params_bytes < whole.params_bytes / 6
+  assert fsdp.optimizer_bytes < dp.optimizer_bytes
+  assert dp.activations_bytes < whole.activations_bytes / 4
+  tiny = planning.plan_memory(mesh_shape={"data": 1, "model": 1},
+                              device_memory_gib=1e-4, **{**kwargs,
+                                                         "num_devices": 1})
+  assert tiny.fits is False and "DOES NOT FIT" in planning.format_plan(tiny)
