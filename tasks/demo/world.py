@@ -1,0 +1,329 @@
+"""The demo world's corpus: plain prose to pretrain the demo model on.
+
+FLAN tunes a *pretrained* language model: what instructions unlock is
+knowledge it already has. This module writes that knowledge for the demo
+suite's little world, as short stories and statements, never as
+instructions: what people feel about films, products and their day and which
+words say so (sentiment), facts about people and what follows from them
+(NLI, reading), sums, differences, comparisons and number names
+(arithmetic), dictionary order (string_ops) and the Lumo dictionary
+(translation). A few sentences per document, for example::
+
+    Fay went to see a film about a queen. She thought the music was
+    lovely and the script clever. She loved it, and her review was
+    positive.
+
+    Ben bought a kettle last week. It broke after a day and it feels
+    cheap. He would not recommend it to anyone: one star.
+
+    Carl lives in Oslo, so he does not live in Rome. Nobody said
+    whether Carl is rich or poor: it is not possible to tell.
+
+    In Lumo, the word for dog is bano, and ka miri bano saka means the
+    small dog runs.
+
+The corpus uses the suite's own word lists, so what it teaches is what the
+held-out tasks ask about, but it never writes a demo example's text: its
+reviews, posts and passages are phrased differently from the datasets' (the
+contamination check, `scripts/contamination.py --training=demo:world`,
+measures how much overlaps). It is generated from a fixed seed, so every
+run reads the same documents.
+
+`demo:world` (registered by `tasks.demo`) pretrains on it with the
+objective of `OBJECTIVE` (`flan_jax.data.pretraining`).
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+
+import seqio
+import tensorflow as tf
+
+from tasks.demo import common
+from tasks.demo import sentiment
+from tasks.demo import translation
+
+TASK_NAME = "demo:world"
+SPLIT_SIZES = {"train": 20000, "validation": 500}
+OBJECTIVE = "mixed"
+
+_SHE = {"Anna", "Dora", "Fay", "Hana", "Jill", "Lena"}
+
+
+def _person(rng, exclude=()):
+  name = rng.choice([n for n in common.NAMES if n not in exclude])
+  she = name in _SHE
+  return {"name": name, "pron": "she" if she else "he",
+          "Pron": "She" if she else "He", "poss": "her" if she else "his",
+          "obj": "her" if she else "him"}
+
+
+def _cap(sentence: str) -> str:
+  return sentence[0].upper() + sentence[1:]
+
+
+def _join(*sentences: str) -> str:
+  return " ".join(_cap(s.strip()) for s in sentences if s)
+
+
+_WHEN = ("", " last week", " on Sunday", " yesterday", " this morning",
+         " in the spring")
+_FILM_TOPICS = ("", " about a queen", " about a farmer", " about a horse",
+                " about a fish", " about a singer", " about a pilot",
+                " set in Paris", " set in Tokyo")
+
+# --- sentiment: films ---------------------------------------------------------
+
+
+def _film(rng):
+  p = _person(rng)
+  good = rng.random() < 0.5
+  adjectives = (sentiment.GOOD_ADJECTIVES if good else
+                sentiment.BAD_ADJECTIVES)
+  aspects = common.pick(rng, sentiment.ASPECTS, 2)
+  first = (f"{p['pron']} thought the {aspects[0]} was "
+           f"{rng.choice(adjectives)}")
+  if rng.random() < 0.6:
+    first += f" and the {aspects[1]} {rng.choice(adjectives)}"
+  feeling = rng.choice(
+      ("{Pron} loved it", "{Pron} enjoyed every minute of it",
+       "It made {obj} happy", "{Pron} left the cinema smiling") if good else
+      ("{Pron} hated it", "{Pron} was bored all the way through",
+       "It made {obj} sad", "{Pron} left the cinema upset")).format(**p)
+  review = rng.choice(
+      ("and {poss} review was positive", "so {pron} wrote a positive review",
+       "and {pron} told {poss} friends: {verdict}",
+       "and {pron} called it a good film") if good else
+      ("and {poss} review was negative", "so {pron} wrote a negative review",
+       "and {pron} told {poss} friends: {verdict}",
+       "and {pron} called it a bad film")).format(
+           verdict=rng.choice(sentiment.GOOD_VERDICTS if good else
+                              sentiment.BAD_VERDICTS).lower(), **p)
+  return _join(f"{p['name']} went to see a film{rng.choice(_FILM_TOPICS)}"
+               f"{rng.choice(_WHEN)}.", first + ".", f"{feeling}, {review}.")
+
+
+# --- sentiment: products ------------------------------------------------------
+
+
+def _product(rng):
+  p = _person(rng)
+  good = rng.random() < 0.5
+  product = rng.choice(sentiment.PRODUCTS)
+  phrases = common.pick(rng, sentiment.GOOD_PHRASES if good else
+                        sentiment.BAD_PHRASES, 2)
+  story = f"{p['name']} bought a {product}{rng.choice(_WHEN)}."
+  facts = f"It {phrases[0]}, and it {phrases[1]}."
+  closer = rng.choice(sentiment.GOOD_CLOSERS if good else
+                      sentiment.BAD_CLOSERS).lower().rstrip(".")
+  verdict = rng.choice(
+      ("{Pron} was pleased and would recommend it to a friend: {closer}",
+       "{Pron} would recommend the {product} to anyone",
+       "Asked if {pron} would recommend it, {pron} said yes") if good else
+      ("{Pron} was unhappy and would not recommend it to anyone: {closer}",
+       "{Pron} would not recommend the {product} to a friend",
+       "Asked if {pron} would recommend it, {pron} said no")).format(
+           closer=closer, product=product, **p)
+  return _join(story, facts, verdict + ".")
+
+
+# --- sentiment: someone's day -------------------------------------------------
+
+_HAPPY_DAYS = ("got a new bike", "passed {poss} test", "saw {poss} team win",
+               "had a sunny day at the beach", "baked a perfect cake",
+               "had a visit from a friend", "found {poss} keys",
+               "went to a great concert", "got the job",
+               "saw {poss} garden in bloom", "won a prize",
+               "had pizza for dinner", "got a puppy",
+               "had no work the next day")
+_SAD_DAYS = ("missed {poss} bus", "lost {poss} keys", "saw {poss} team lose",
+             "had a rainy day at the beach", "burned the cake",
+             "saw a friend move away", "dropped {poss} phone",
+             "heard the concert was cancelled", "did not get the job",
+             "found {poss} cat sick", "lost the game",
+             "had cold pizza again", "broke {poss} arm",
+             "had to work all weekend")
+
+
+def _day(rng):
+  p = _person(rng)
+  happy = rng.random() < 0.5
+  events = [e.format(**p) for e in common.pick(
+      rng, _HAPPY_DAYS if happy else _SAD_DAYS, rng.randint(1, 2))]
+  mood = rng.choice(
+      ("{Pron} was happy", "{Pron} felt glad", "{Pron} was in a happy mood",
+       "It was the best day ever for {obj}") if happy else
+      ("{Pron} was sad", "{Pron} felt down", "{Pron} was in a sad mood",
+       "It was the worst day ever for {obj}")).format(**p)
+  said = rng.choice(sentiment.HAPPY_ENDINGS if happy else
+                    sentiment.SAD_ENDINGS)
+  return _join(f"{p['name']} {' and '.join(events)}{rng.choice(_WHEN)}.",
+               f"{mood}, and {p['pron']} said {said}.")
+
+
+# --- sentiment: what words mean -----------------------------------------------
+
+
+def _sentiment_words(rng):
+  kind = rng.randrange(4)
+  if kind == 0:
+    good = common.pick(rng, sentiment.GOOD_ADJECTIVES, 3)
+    bad = common.pick(rng, sentiment.BAD_ADJECTIVES, 3)
+    return _join(f"{good[0]}, {good[1]} and {good[2]} are words of praise.",
+                 f"{bad[0]}, {bad[1]} and {bad[2]} are words of blame.",
+                 "A review full of praise is positive, and one full of blame "
+                 "is negative.")
+  if kind == 1:
+    aspect = rng.choice(sentiment.ASPECTS)
+    return _join(f"when a film's {aspect} is "
+                 f"{rng.choice(sentiment.GOOD_ADJECTIVES)}, people like it "
+                 "and say good things about it.",
+                 f"when its {aspect} is {rng.choice(sentiment.BAD_ADJECTIVES)}"
+                 ", they dislike it and say bad things.")
+  if kind == 2:
+    return _join(f"someone who says \"{rng.choice(sentiment.HAPPY_ENDINGS)}\" "
+                 "is happy.", f"someone who says "
+                 f"\"{rng.choice(sentiment.SAD_ENDINGS)}\" is sad.")
+  product = rng.choice(sentiment.PRODUCTS)
+  return _join(f"a {product} that {rng.choice(sentiment.GOOD_PHRASES)} is a "
+               "good buy, and people recommend it.",
+               f"a {product} that {rng.choice(sentiment.BAD_PHRASES)} is a "
+               "bad buy, and nobody would recommend it.")
+
+
+# --- people: facts and what follows from them (nli, reading) ------------------
+
+
+def _people(rng):
+  p = _person(rng)
+  name = p["name"]
+  city, other_city = common.pick(rng, common.CITIES, 2)
+  trait, opposite = common.pick(rng, rng.choice(common.TRAIT_PAIRS), 2)
+  colour, other_colour = common.pick(rng, common.COLOURS, 2)
+  job, thing = rng.choice(common.JOBS), rng.choice(common.THINGS)
+  unknown_pair = rng.choice([t for t in common.TRAIT_PAIRS
+                             if trait not in t])
+  facts = [f"lives in {city}.", f"is a {job}.", f"has a {colour} {thing}."]
+  rng.shuffle(facts)
+  # The name first, then "she" / "he": unlike the reading passages, which
+  # repeat the name in every sentence.
+  facts = [f"{name if i == 0 else p['pron']} {fact}"
+           for i, fact in enumerate(facts)]
+  follows = [
+      f"since {name} is {trait}, {p['pron']} is not {opposite}.",
+      f"{name} lives in {city}, so {p['pron']} does not live in "
+      f"{other_city}.",
+      f"{p['poss']} {thing} is {colour}, which means it is not "
+      f"{other_colour}.",
+      f"nobody said whether {name} is {unknown_pair[0]} or "
+      f"{unknown_pair[1]}: it is not possible to tell.",
+  ]
+  asked = _person(rng, exclude=(name,))
+  dialogue = rng.choice((
+      f"when {asked['name']} asked where {name} lives, the answer was "
+      f"{city}.",
+      f"when {asked['name']} asked about {name}'s job, the answer was "
+      f"{job}.",
+      f"when {asked['name']} asked what colour {name}'s {thing} is, the "
+      f"answer was {colour}."))
+  chosen = common.pick(rng, follows, 2)
+  return _join(*facts, f"{name} is {trait}.", *chosen,
+               dialogue if rng.random() < 0.5 else "")
+
+
+# --- numbers (arithmetic, number words) --------------------------------------
+
+_COUNTED = ("apples", "pencils", "stones", "books", "coins", "cups")
+
+
+def _numbers(rng):
+  p = _person(rng)
+  a, b = rng.randint(10, 999), rng.randint(0, 9)
+  thing = rng.choice(_COUNTED)
+  x, y = rng.sample(range(100), 2)
+  n = rng.randint(0, 9999)
+  sentences = [
+      f"{p['name']} had {a} {thing} and got {b} more, so {p['pron']} had "
+      f"{a + b}.",
+      f"there were {a} {thing} in a box; {b} were taken out and {a - b} "
+      "were left.",
+      f"{max(x, y)} is bigger than {min(x, y)}, and {min(x, y)} is smaller "
+      f"than {max(x, y)}.",
+      f"the number {n} is written {translation.number_to_words(n)}.",
+      f"after {a} comes {a + 1}, and before {a} comes {a - 1}.",
+  ]
+  return _join(*common.pick(rng, sentences, rng.randint(2, 3)))
+
+
+# --- words in order (string_ops) ----------------------------------------------
+
+
+def _words(rng):
+  first, second = sorted(common.pick(rng, common.NOUNS, 2))
+  listed = common.pick(rng, common.NOUNS, 3)
+  return _join(f"in a dictionary, {first} comes before {second}.",
+               f"{second} comes after {first}, because "
+               f"{first[0]} is earlier in the alphabet than {second[0]}."
+               if first[0] != second[0] else
+               f"{first} and {second} both start with {first[0]}.",
+               f"the words {', '.join(listed)} in dictionary order are "
+               f"{', '.join(sorted(listed))}.")
+
+
+# --- Lumo (translation) -------------------------------------------------------
+
+
+def _lumo(rng):
+  english, lumo = rng.sample(sorted(translation.LUMO.items()), 2)
+  pair = translation.sentence_pair(rng)
+  p = _person(rng)
+  return _join(f"in Lumo, the word for {english[0]} is {english[1]}, and "
+               f"{lumo[1]} means {lumo[0]}.",
+               f"{p['name']} speaks Lumo: to say {pair['english']}, "
+               f"{p['pron']} says {pair['lumo']}.")
+
+
+# kind -> (generator, weight). Sentiment, the default held-out cluster,
+# gets the most.
+_KINDS = {
+    "film": (_film, 3),
+    "product": (_product, 3),
+    "day": (_day, 3),
+    "sentiment_words": (_sentiment_words, 1),
+    "people": (_people, 3),
+    "numbers": (_numbers, 2),
+    "words": (_words, 1),
+    "lumo": (_lumo, 2),
+}
+
+
+def document(rng: random.Random) -> str:
+  """One document of a kind drawn by `_KINDS`' weights."""
+  generators = [g for g, _ in _KINDS.values()]
+  weights = [w for _, w in _KINDS.values()]
+  return rng.choices(generators, weights)[0](rng)
+
+
+@functools.lru_cache(maxsize=None)
+def documents(split: str) -> tuple[str, ...]:
+  """Every document of a split, generated once per process."""
+  if split not in SPLIT_SIZES:
+    raise ValueError(f"the world corpus has no split '{split}'; splits: "
+                     f"{', '.join(SPLIT_SIZES)}")
+  rng = random.Random(f"{common.SEED}:world:{split}")
+  return tuple(document(rng) for _ in range(SPLIT_SIZES[split]))
+
+
+def source() -> seqio.FunctionDataSource:
+  """The corpus as a seqio source of {"text": document}."""
+
+  def dataset_fn(split: str, shuffle_files: bool = False,
+                 seed: int | None = None) -> tf.data.Dataset:
+    del shuffle_files, seed  # one in-memory "file" per split
+    return tf.data.Dataset.from_tensor_slices(
+        {"text": tf.constant(documents(split), tf.string)})
+
+  return seqio.FunctionDataSource(dataset_fn, splits=tuple(SPLIT_SIZES),
+                                  num_input_examples=dict(SPLIT_SIZES))
