@@ -14,6 +14,10 @@ dataset is the first metric its tasks report (e.g. "accuracy", FLAN's
 summed-log-likelihood rank classification); metrics in `LOWER_IS_BETTER`
 are minimised when choosing the best template.
 
+Tasks scored on a contamination check's clean examples as well (their
+`clean_metrics`) give their dataset and cluster a `clean_score`, aggregated
+the same way, and `clean_examples`.
+
 Each dataset is labelled "seen" when the training mixture contains it and
 "held_out" when not (None when no training mixture was given); a cluster
 is labelled the same way when all of its datasets agree, else "mixed".
@@ -80,6 +84,11 @@ def aggregate(task_results: Mapping[str, Mapping[str, Any]],
         key, {"per_template": {}, "per_template_selection": {}})
     entry.setdefault("metric", next(iter(metrics)))
     entry["per_template"][str(template)] = metrics
+    if "clean_metrics" in result:
+      tasks[name]["clean_metrics"] = result["clean_metrics"]
+      entry.setdefault("per_template_clean", {})[str(template)] = (
+          result["clean_metrics"])
+      entry["clean_examples"] = result.get("clean_examples")
     if selection:
       entry["per_template_selection"][str(template)] = selection
 
@@ -95,6 +104,10 @@ def aggregate(task_results: Mapping[str, Mapping[str, Any]],
     entry["best_dev_template"] = chosen
     entry["best_dev_score"] = (None if chosen is None else
                                per_template[chosen][entry["metric"]])
+    if "per_template_clean" in entry:
+      clean = entry["per_template_clean"].values()
+      entry["clean_score"] = (None if None in clean else
+                              _mean(c.get(entry["metric"]) for c in clean))
     entry["clusters"] = list(clusters_of(key))
     entry["status"] = (None if seen_datasets is None else
                        SEEN if key in seen_datasets else HELD_OUT)
@@ -108,6 +121,9 @@ def aggregate(task_results: Mapping[str, Mapping[str, Any]],
     entry["score"] = _mean(d["score"] for d in members)
     best = [d["best_dev_score"] for d in members]
     entry["best_dev_score"] = None if None in best else _mean(best)
+    if all("clean_score" in d for d in members):
+      clean = [d["clean_score"] for d in members]
+      entry["clean_score"] = None if None in clean else _mean(clean)
     statuses = {d["status"] for d in members}
     entry["status"] = statuses.pop() if len(statuses) == 1 else MIXED
   return {"tasks": tasks, "datasets": datasets, "clusters": clusters,

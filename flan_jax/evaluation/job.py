@@ -15,6 +15,11 @@ writes the same results.json. With several hosts, host i evaluates tasks
 i, i+n, i+2n, ... on its own devices (parameters replicated per host); the
 host that finishes last writes results.json. `evaluate_checkpoints` runs
 the job over several checkpoints, skipping those already done.
+
+Given a contamination report (`contamination`, scripts/contamination.py),
+every task is also scored on its clean examples, those sharing no n-gram
+with the report's training data: tasks get `clean_metrics` and
+`clean_examples`, datasets and clusters a `clean_score` beside `score`.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from flan_jax.data import mixtures
 from flan_jax.data import rank_classification
 from flan_jax.data import registry
 from flan_jax.evaluation import aggregation
+from flan_jax.evaluation import contamination as contamination_lib
 from flan_jax.evaluation import examples as examples_lib
 from flan_jax.evaluation import outputs
 from flan_jax.evaluation import runner as runner_lib
@@ -88,7 +94,8 @@ def evaluate(*,
              write_examples: bool = False,
              host_index: int | None = None,
              host_count: int | None = None,
-             on_task_done: Callable[[str], None] | None = None
+             on_task_done: Callable[[str], None] | None = None,
+             contamination: str | None = None
              ) -> dict[str, Any] | None:
   """Evaluates one checkpoint; writes results.json and results.md.
 
@@ -115,6 +122,8 @@ def evaluate(*,
     host_index, host_count: this host's share of the tasks (default: JAX's
       process index and count).
     on_task_done: called with each task name once its file is written.
+    contamination: a contamination report (JSON) of this eval mixture's
+      datasets on `split`; tasks are also scored on their clean examples.
 
   Returns:
     The results, or None when other hosts still have tasks to finish.
@@ -126,6 +135,7 @@ def evaluate(*,
   host_index = jax.process_index() if host_index is None else host_index
   host_count = jax.process_count() if host_count is None else host_count
   lengths = dict(task_feature_lengths or {})
+  dirty = _dirty_examples(contamination, tasks, split)
   config = {
       "checkpoint": os.path.join(directory, str(step)),
       "step": step,
@@ -139,6 +149,8 @@ def evaluate(*,
       "max_examples": max_examples,
       "normalisations": dict(rank_classification.NORMALISATIONS),
   }
+  if dirty is not None:  # only then, so earlier jobs' configs still match
+    config["contamination"] = dirty[1]
   results_path = os.path.join(output_dir, outputs.RESULTS_FILE)
   done = outputs.finished_results(output_dir, config)
   if done is not None:
@@ -171,12 +183,20 @@ def evaluate(*,
       for which in splits:
         if which not in task.splits:
           continue
-        metrics, per_example = task_eval.evaluate_task(
+        unclean = (dirty[0][_describe(task.name)[0]]
+                   if dirty is not None and which == split else None)
+        metrics, per_example, clean = task_eval.evaluate_task(
             task, runner, which, few_shot=shots, feature_lengths=lengths,
-            max_examples=max_examples)
+            max_examples=max_examples,
+            subset=None if unclean is None else _NotIn(unclean))
         key = "metrics" if which == split else "selection_metrics"
         entry[key] = metrics
         entry[f"{key}_examples"] = len(per_example)
+        if unclean is not None:
+          entry["clean_metrics"] = clean
+          entry["clean_examples"] = sum(
+              1 for e in per_example
+              if e.get("idx", e.get("index")) not in unclean)
         if write_examples:
           outputs.write_jsonl(
               outputs.examples_file(output_dir, task.name, which), per_example)
@@ -214,6 +234,34 @@ def evaluate(*,
   outputs.write_results(results, output_dir)
   log.info("wrote %s", results_path)
   return results
+
+
+class _NotIn:
+  """The indices not in a set: the clean examples, given the dirty ones."""
+
+  def __init__(self, excluded: frozenset[int]):
+    self._excluded = excluded
+
+  def __contains__(self, index: int) -> bool:
+    return index not in self._excluded
+
+
+def _dirty_examples(path: str | None, tasks: Sequence[seqio.Task], split: str
+                    ) -> tuple[dict[str, frozenset[int]], dict] | None:
+  """(dataset -> dirty indices, what the config records), checked before
+  any work: the report must cover every task's dataset on `split`."""
+  if not path:
+    return None
+  try:
+    report = contamination_lib.read_report(path)
+    dirty = {key: contamination_lib.dirty_examples(report, key, split)
+             for key in {_describe(t.name)[0] for t in tasks}}
+  except contamination_lib.ContaminationError as e:
+    raise EvalJobError(f"contamination={path}: {e}") from None
+  return dirty, {"path": os.path.abspath(path),
+                 "training": report["training"], "ngram": report["ngram"],
+                 "min_words": report["min_words"],
+                 "digest": contamination_lib.digest(report)}
 
 
 def _headline(metrics: Mapping[str, float]) -> str:

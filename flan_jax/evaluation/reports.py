@@ -47,16 +47,19 @@ def _title(results: Results) -> str:
 
 def results_markdown(results: Results) -> str:
   """One run: a row per dataset and per cluster."""
+  datasets = results["datasets"]
+  # A contamination-checked job also scored each task's clean examples.
+  clean = any("clean_score" in d for d in datasets.values())
+  clean_head = " clean subset (examples) |" if clean else ""
   lines = [
       f"# {_title(results)}", "",
       f"Checkpoint: `{results['checkpoint']}`  ",
       f"Training mixture: `{results.get('training_mixture') or 'unknown'}`",
       "",
       "| cluster | dataset | status | metric | mean over templates | "
-      "best dev template | templates (min-max) |",
-      "|---|---|---|---|---:|---:|---|"
+      "best dev template | templates (min-max) |" + clean_head,
+      "|---|---|---|---|---:|---:|---|" + ("---:|" if clean else "")
   ]
-  datasets = results["datasets"]
   for cluster, c_entry in sorted(results["clusters"].items()):
     for key in sorted(c_entry["datasets"]):
       d = datasets[key]
@@ -64,16 +67,20 @@ def results_markdown(results: Results) -> str:
       best = d.get("best_dev_template")
       best_text = ("-" if best is None else
                    f"{_fmt(d['best_dev_score'])} (t{best})")
+      clean_text = (f" {_fmt(d.get('clean_score'))} "
+                    f"({d.get('clean_examples', '-')}) |" if clean else "")
       lines.append(
           f"| {cluster} | {key} | {STATUS_LABEL[d['status']]} | {d['metric']} "
           f"| {_fmt(d['score'])} | {best_text} | {len(per)} ({_fmt(min(per))}-"
-          f"{_fmt(max(per))}) |")
-  lines += ["", "| cluster | status | mean over templates | best dev template |",
-            "|---|---|---:|---:|"]
+          f"{_fmt(max(per))}) |" + clean_text)
+  lines += ["", "| cluster | status | mean over templates | best dev template |"
+            + (" clean subset |" if clean else ""),
+            "|---|---|---:|---:|" + ("---:|" if clean else "")]
   for cluster, c_entry in sorted(results["clusters"].items()):
     lines.append(f"| {cluster} | {STATUS_LABEL[c_entry['status']]} | "
                  f"{_fmt(c_entry['score'])} | "
-                 f"{_fmt(c_entry.get('best_dev_score'))} |")
+                 f"{_fmt(c_entry.get('best_dev_score'))} |" +
+                 (f" {_fmt(c_entry.get('clean_score'))} |" if clean else ""))
   normalised = _normalised_rows(results)
   if normalised:
     lines += ["", "Rank classification under each scoring convention "

@@ -10,12 +10,15 @@
                                 (sacrebleu, rouge-score, SQuAD EM/F1, ...)
 
 Both return (metrics, per-example outputs); the eval job and inference jobs
-share these functions.
+share these functions. `evaluate_task` can also score a subset of the
+examples (by index in the split, e.g. the clean ones of a contamination
+check) from the same model outputs: the metrics of the subset come back
+beside those of all examples, at no extra model cost.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Container, Mapping, Sequence
 
 import numpy as np
 import seqio
@@ -51,13 +54,17 @@ def evaluate_task(task: seqio.Task, runner: runner_lib.ModelRunner,
                   split: str, *,
                   few_shot: examples_lib.FewShot = examples_lib.FewShot(),
                   feature_lengths: Mapping[str, int] | None = None,
-                  max_examples: int | None = None
-                  ) -> tuple[dict[str, float], list[dict[str, Any]]]:
-  """One task on one split: (metrics, per-example outputs)."""
+                  max_examples: int | None = None,
+                  subset: Container[int] | None = None
+                  ) -> tuple[dict[str, float], list[dict[str, Any]],
+                             dict[str, float] | None]:
+  """One task on one split: (metrics, per-example outputs, metrics of the
+  examples whose index is in `subset`; None without a subset or when none
+  of its examples is in the split)."""
   rows = examples_lib.load_examples(
       task, split, few_shot=few_shot,
       feature_lengths=dict(feature_lengths or {}), max_examples=max_examples)
-  return evaluate_rows(task, runner, rows, feature_lengths)
+  return _evaluate(task, runner, rows, feature_lengths, subset)
 
 
 def evaluate_rows(task: seqio.Task, runner: runner_lib.ModelRunner,
@@ -65,9 +72,24 @@ def evaluate_rows(task: seqio.Task, runner: runner_lib.ModelRunner,
                   feature_lengths: Mapping[str, int] | None = None
                   ) -> tuple[dict[str, float], list[dict[str, Any]]]:
   """Metrics and per-example outputs for rows from `examples.load_examples`."""
+  metrics, outputs, _ = _evaluate(task, runner, rows, feature_lengths, None)
+  return metrics, outputs
+
+
+def _evaluate(task, runner, rows, feature_lengths, subset):
   if examples_lib.has_option_rows(rows):
-    return _evaluate_options(task, runner, rows)
-  return _evaluate_generation(task, runner, rows, feature_lengths)
+    return _evaluate_options(task, runner, rows, subset)
+  return _evaluate_generation(task, runner, rows, feature_lengths, subset)
+
+
+def _subset_metrics(fns, targets, outputs, indices, subset):
+  """Metrics over the entries whose example index is in `subset`."""
+  if subset is None:
+    return None
+  kept = [k for k, i in enumerate(indices) if i in subset]
+  if not kept:
+    return None
+  return _metrics(fns, [targets[k] for k in kept], [outputs[k] for k in kept])
 
 
 def target_scores(runner: runner_lib.ModelRunner,
@@ -77,13 +99,15 @@ def target_scores(runner: runner_lib.ModelRunner,
   return [float(s[0]) for s in scores]
 
 
-def _evaluate_options(task, runner, rows):
+def _evaluate_options(task, runner, rows, subset):
   examples = examples_lib.group_options(rows)
   scores = runner.option_scores(examples)
   flat_rows = [r for e in examples for r in e.rows]
   flat_scores = [float(s) for per in scores for s in per]
   targets = _targets(task, flat_rows)
   metrics = _metrics(task.score_metric_fns, targets, flat_scores)
+  kept = _subset_metrics(task.score_metric_fns, targets, flat_scores,
+                         [int(r["idx"]) for r in flat_rows], subset)
   outputs = []
   for example, per in zip(examples, scores):
     option_rows = [rank_classification.OptionRow(
@@ -102,10 +126,10 @@ def _evaluate_options(task, runner, rows):
         "log_likelihoods": [float(s) for s in per],
         "predicted": chosen,
     })
-  return metrics, outputs
+  return metrics, outputs, kept
 
 
-def _evaluate_generation(task, runner, rows, feature_lengths):
+def _evaluate_generation(task, runner, rows, feature_lengths, subset):
   lengths = feature_lengths or {}
   # Rounded up to a power of two so that tasks share compiled programs;
   # decoding still stops once every row has produced EOS.
@@ -118,10 +142,17 @@ def _evaluate_generation(task, runner, rows, feature_lengths):
                  for d, r in zip(decoded, rows)]
   targets = _targets(task, rows)
   metrics = _metrics(task.predict_metric_fns, targets, predictions)
+  # Generation rows are the split's examples in order: index = position.
+  positions = list(range(len(rows)))
+  kept = _subset_metrics(task.predict_metric_fns, targets, predictions,
+                         positions, subset)
   if task.score_metric_fns:
-    metrics.update(_metrics(task.score_metric_fns, targets,
-                            target_scores(runner, rows)))
+    scores = target_scores(runner, rows)
+    metrics.update(_metrics(task.score_metric_fns, targets, scores))
+    if kept is not None:
+      kept.update(_subset_metrics(task.score_metric_fns, targets, scores,
+                                  positions, subset))
   outputs = [{"index": i, "inputs": text_of(r["inputs_pretokenized"]),
               "target": text_of(r["targets_pretokenized"]), "prediction": p}
              for i, (r, p) in enumerate(zip(rows, decoded))]
-  return metrics, outputs
+  return metrics, outputs, kept
