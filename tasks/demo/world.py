@@ -75,58 +75,70 @@ _FILM_TOPICS = ("", " about a queen", " about a farmer", " about a horse",
                 " set in Paris", " set in Tokyo")
 
 # --- sentiment: films ---------------------------------------------------------
+#
+# Every document states evidence and verdict several times over, in both
+# orders, so most of its words carry what the held-out cluster needs: which
+# words praise and which blame, and which verdict follows.
 
 
-def _film(rng):
+def _film_opinion(rng):
   p = _person(rng)
   good = rng.random() < 0.5
   adjectives = (sentiment.GOOD_ADJECTIVES if good else
                 sentiment.BAD_ADJECTIVES)
   aspects = common.pick(rng, sentiment.ASPECTS, 2)
-  first = (f"{p['pron']} thought the {aspects[0]} was "
-           f"{rng.choice(adjectives)}")
-  if rng.random() < 0.6:
-    first += f" and the {aspects[1]} {rng.choice(adjectives)}"
-  feeling = rng.choice(
-      ("{Pron} loved it", "{Pron} enjoyed every minute of it",
-       "It made {obj} happy", "{Pron} left the cinema smiling") if good else
-      ("{Pron} hated it", "{Pron} was bored all the way through",
-       "It made {obj} sad", "{Pron} left the cinema upset")).format(**p)
-  review = rng.choice(
-      ("and {poss} review was positive", "so {pron} wrote a positive review",
-       "and {pron} told {poss} friends: {verdict}",
-       "and {pron} called it a good film") if good else
-      ("and {poss} review was negative", "so {pron} wrote a negative review",
-       "and {pron} told {poss} friends: {verdict}",
-       "and {pron} called it a bad film")).format(
-           verdict=rng.choice(sentiment.GOOD_VERDICTS if good else
-                              sentiment.BAD_VERDICTS).lower(), **p)
-  return _join(f"{p['name']} went to see a film{rng.choice(_FILM_TOPICS)}"
-               f"{rng.choice(_WHEN)}.", first + ".", f"{feeling}, {review}.")
+  evidence = f"the {aspects[0]} was {rng.choice(adjectives)}"
+  if rng.random() < 0.5:
+    evidence += f" and the {aspects[1]} {rng.choice(adjectives)}"
+  verdict = "positive" if good else "negative"
+  liked = rng.choice(("loved", "liked", "enjoyed") if good else
+                     ("hated", "disliked", "did not enjoy"))
+  forms = (
+      f"{p['name']} thought {evidence}, so {p['poss']} review of the film "
+      f"was {verdict}.",
+      f"{p['name']}'s review was {verdict}: {p['pron']} said {evidence}.",
+      f"{p['name']} {liked} the film because {evidence}.",
+      f"in {p['poss']} {verdict} review, {p['name']} wrote that {evidence}.",
+      f"{p['name']} said {evidence}. "
+      f"{rng.choice(sentiment.GOOD_VERDICTS if good else sentiment.BAD_VERDICTS)}"
+      f" That was a {verdict} review.",
+  )
+  return rng.choice(forms)
+
+
+def _films(rng):
+  return _join(*(_film_opinion(rng) for _ in range(rng.randint(2, 3))))
 
 
 # --- sentiment: products ------------------------------------------------------
 
 
-def _product(rng):
+def _product_opinion(rng):
   p = _person(rng)
   good = rng.random() < 0.5
   product = rng.choice(sentiment.PRODUCTS)
   phrases = common.pick(rng, sentiment.GOOD_PHRASES if good else
                         sentiment.BAD_PHRASES, 2)
-  story = f"{p['name']} bought a {product}{rng.choice(_WHEN)}."
-  facts = f"It {phrases[0]}, and it {phrases[1]}."
+  evidence = f"the {product} {phrases[0]}"
+  if rng.random() < 0.5:
+    evidence += f" and {phrases[1]}"
+  would = "would" if good else "would not"
   closer = rng.choice(sentiment.GOOD_CLOSERS if good else
-                      sentiment.BAD_CLOSERS).lower().rstrip(".")
-  verdict = rng.choice(
-      ("{Pron} was pleased and would recommend it to a friend: {closer}",
-       "{Pron} would recommend the {product} to anyone",
-       "Asked if {pron} would recommend it, {pron} said yes") if good else
-      ("{Pron} was unhappy and would not recommend it to anyone: {closer}",
-       "{Pron} would not recommend the {product} to a friend",
-       "Asked if {pron} would recommend it, {pron} said no")).format(
-           closer=closer, product=product, **p)
-  return _join(story, facts, verdict + ".")
+                      sentiment.BAD_CLOSERS)
+  forms = (
+      f"{p['name']} said {evidence}, so {p['pron']} {would} recommend it.",
+      f"{p['name']} {would} recommend the {product} to a friend: it "
+      f"{phrases[0]}.",
+      f"asked if {p['pron']} would recommend the {product}, {p['name']} said "
+      f"{'yes' if good else 'no'}, because it {phrases[0]}.",
+      f"{p['name']} was {'pleased' if good else 'unhappy'} because "
+      f"{evidence}. {closer}",
+  )
+  return rng.choice(forms)
+
+
+def _products(rng):
+  return _join(*(_product_opinion(rng) for _ in range(rng.randint(2, 3))))
 
 
 # --- sentiment: someone's day -------------------------------------------------
@@ -147,50 +159,57 @@ _SAD_DAYS = ("missed {poss} bus", "lost {poss} keys", "saw {poss} team lose",
              "had to work all weekend")
 
 
-def _day(rng):
+def _day_feeling(rng):
   p = _person(rng)
   happy = rng.random() < 0.5
-  events = [e.format(**p) for e in common.pick(
-      rng, _HAPPY_DAYS if happy else _SAD_DAYS, rng.randint(1, 2))]
-  mood = rng.choice(
-      ("{Pron} was happy", "{Pron} felt glad", "{Pron} was in a happy mood",
-       "It was the best day ever for {obj}") if happy else
-      ("{Pron} was sad", "{Pron} felt down", "{Pron} was in a sad mood",
-       "It was the worst day ever for {obj}")).format(**p)
+  feeling = "happy" if happy else "sad"
+  event = rng.choice(_HAPPY_DAYS if happy else _SAD_DAYS).format(**p)
   said = rng.choice(sentiment.HAPPY_ENDINGS if happy else
                     sentiment.SAD_ENDINGS)
-  return _join(f"{p['name']} {' and '.join(events)}{rng.choice(_WHEN)}.",
-               f"{mood}, and {p['pron']} said {said}.")
+  forms = (
+      f"{p['name']} {event}, so {p['pron']} was {feeling}.",
+      f"{p['name']} was {feeling} because {p['pron']} {event}.",
+      f"{p['name']} {event} and wrote \"{said}\": {p['pron']} felt "
+      f"{feeling}.",
+      f"someone who {event.replace(p['poss'], 'their')} feels {feeling}.",
+  )
+  return rng.choice(forms)
+
+
+def _days(rng):
+  return _join(*(_day_feeling(rng) for _ in range(rng.randint(2, 3))))
 
 
 # --- sentiment: what words mean -----------------------------------------------
 
 
 def _sentiment_words(rng):
+  good = rng.random() < 0.5
   kind = rng.randrange(4)
   if kind == 0:
-    good = common.pick(rng, sentiment.GOOD_ADJECTIVES, 3)
-    bad = common.pick(rng, sentiment.BAD_ADJECTIVES, 3)
-    return _join(f"{good[0]}, {good[1]} and {good[2]} are words of praise.",
-                 f"{bad[0]}, {bad[1]} and {bad[2]} are words of blame.",
-                 "A review full of praise is positive, and one full of blame "
-                 "is negative.")
+    words = common.pick(rng, sentiment.GOOD_ADJECTIVES if good else
+                        sentiment.BAD_ADJECTIVES, 3)
+    return _join(f"{words[0]}, {words[1]} and {words[2]} are words of "
+                 f"{'praise' if good else 'blame'}: a review that uses them "
+                 f"is {'positive' if good else 'negative'}.")
   if kind == 1:
-    aspect = rng.choice(sentiment.ASPECTS)
-    return _join(f"when a film's {aspect} is "
-                 f"{rng.choice(sentiment.GOOD_ADJECTIVES)}, people like it "
-                 "and say good things about it.",
-                 f"when its {aspect} is {rng.choice(sentiment.BAD_ADJECTIVES)}"
-                 ", they dislike it and say bad things.")
+    said = rng.choice(sentiment.HAPPY_ENDINGS if good else
+                      sentiment.SAD_ENDINGS)
+    return _join(f"people who say \"{said}\" are "
+                 f"{'happy' if good else 'sad'}.")
   if kind == 2:
-    return _join(f"someone who says \"{rng.choice(sentiment.HAPPY_ENDINGS)}\" "
-                 "is happy.", f"someone who says "
-                 f"\"{rng.choice(sentiment.SAD_ENDINGS)}\" is sad.")
-  product = rng.choice(sentiment.PRODUCTS)
-  return _join(f"a {product} that {rng.choice(sentiment.GOOD_PHRASES)} is a "
-               "good buy, and people recommend it.",
-               f"a {product} that {rng.choice(sentiment.BAD_PHRASES)} is a "
-               "bad buy, and nobody would recommend it.")
+    phrase = rng.choice(sentiment.GOOD_PHRASES if good else
+                        sentiment.BAD_PHRASES)
+    return _join(f"a product that {phrase} is a {'good' if good else 'bad'} "
+                 f"buy, and people {'would' if good else 'would not'} "
+                 "recommend it.")
+  adjective = rng.choice(sentiment.GOOD_ADJECTIVES if good else
+                         sentiment.BAD_ADJECTIVES)
+  return _join(f"{adjective} means {'good' if good else 'bad'}.")
+
+
+def _sentiment_lexicon(rng):
+  return " ".join(_sentiment_words(rng) for _ in range(rng.randint(3, 4)))
 
 
 # --- people: facts and what follows from them (nli, reading) ------------------
@@ -205,7 +224,8 @@ def _people(rng):
   job, thing = rng.choice(common.JOBS), rng.choice(common.THINGS)
   unknown_pair = rng.choice([t for t in common.TRAIT_PAIRS
                              if trait not in t])
-  facts = [f"lives in {city}.", f"is a {job}.", f"has a {colour} {thing}."]
+  facts = [f"lives in {city}.", f"is a {job}.", f"has a {colour} {thing}.",
+           f"is {trait}."]
   rng.shuffle(facts)
   # The name first, then "she" / "he": unlike the reading passages, which
   # repeat the name in every sentence.
@@ -221,16 +241,16 @@ def _people(rng):
       f"{unknown_pair[1]}: it is not possible to tell.",
   ]
   asked = _person(rng, exclude=(name,))
-  dialogue = rng.choice((
+  answers = [
       f"when {asked['name']} asked where {name} lives, the answer was "
       f"{city}.",
       f"when {asked['name']} asked about {name}'s job, the answer was "
       f"{job}.",
       f"when {asked['name']} asked what colour {name}'s {thing} is, the "
-      f"answer was {colour}."))
-  chosen = common.pick(rng, follows, 2)
-  return _join(*facts, f"{name} is {trait}.", *chosen,
-               dialogue if rng.random() < 0.5 else "")
+      f"answer was {colour}.",
+  ]
+  return _join(*facts, *common.pick(rng, follows, 2),
+               *common.pick(rng, answers, 2))
 
 
 # --- numbers (arithmetic, number words) --------------------------------------
@@ -288,14 +308,14 @@ def _lumo(rng):
 # kind -> (generator, weight). Sentiment, the default held-out cluster,
 # gets the most.
 _KINDS = {
-    "film": (_film, 3),
-    "product": (_product, 3),
-    "day": (_day, 3),
-    "sentiment_words": (_sentiment_words, 1),
-    "people": (_people, 3),
-    "numbers": (_numbers, 2),
+    "films": (_films, 3),
+    "products": (_products, 3),
+    "days": (_days, 3),
+    "sentiment_lexicon": (_sentiment_lexicon, 2),
+    "people": (_people, 4),
+    "numbers": (_numbers, 1),
     "words": (_words, 1),
-    "lumo": (_lumo, 2),
+    "lumo": (_lumo, 1),
 }
 
 
