@@ -28,7 +28,8 @@ else step 0 of the first run (every run of a seed starts from the same
 initialisation).
 
 `run_study` is restartable: the study directory holds `study.json` (the
-plan; a restart with another plan is refused), `progress.json` (the runs
+plan; a restart with another plan is refused, one with more seeds reuses
+the runs already done), `progress.json` (the runs
 finished, with their times), `base/`, `runs/<run>/` and `report/`. A killed
 study started again skips what is finished, resumes a run's training from
 its newest checkpoint and its evaluation from its finished tasks. Progress
@@ -263,19 +264,25 @@ def _study_record(study: Study, gin_files, user_bindings) -> dict[str, Any]:
 
 
 def _claim(study_dir: str, record: dict[str, Any]) -> None:
-  """Writes study.json, or checks that the directory holds this study."""
+  """Writes study.json, or checks that the directory holds this study.
+
+  The same study with other seeds (more runs, or fewer) is this study: runs
+  of the same name must agree, and finished ones are reused.
+  """
   path = os.path.join(study_dir, STUDY_FILE)
-  if not os.path.exists(path):
-    outputs.write_json(path, record)
-    return
-  before = json.loads(json.dumps(outputs.read_json(path)))
-  now = json.loads(json.dumps(record))
-  changed = sorted(k for k in set(before) | set(now)
-                   if before.get(k) != now.get(k))
-  if changed:
-    raise StudyError(f"{study_dir} holds another study (differs in: "
-                     f"{', '.join(changed)}); use another --study_dir or "
-                     "delete it")
+  if os.path.exists(path):
+    before = json.loads(json.dumps(outputs.read_json(path)))
+    now = json.loads(json.dumps(record))
+    changed = sorted(k for k in set(before) | set(now)
+                     if k != "runs" and before.get(k) != now.get(k))
+    old_runs = {r["name"]: r for r in before.get("runs", [])}
+    changed += sorted(f"run {r['name']}" for r in now["runs"]
+                      if r["name"] in old_runs and old_runs[r["name"]] != r)
+    if changed:
+      raise StudyError(f"{study_dir} holds another study (differs in: "
+                       f"{', '.join(changed)}); use another --study_dir or "
+                       "delete it")
+  outputs.write_json(path, record)
 
 
 class _Progress:

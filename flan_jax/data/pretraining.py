@@ -21,6 +21,11 @@ the input is the part before it and the target the rest::
     inputs   1 2 3 4
     targets  5 6 7 8 9
 
+Given the ids that end a sentence, the cut falls between two sentences, so
+that the target is whole sentences and what they say follows from the
+input (an encoder-decoder then learns to say in its decoder what its
+encoder read, which is how it answers after instruction tuning).
+
 Sentinel ids: with a vocabulary that has extra ids (T5's 100), sentinel i
 is ``vocab_size - 1 - i`` as in T5; without extra ids (the shipped demo
 vocabulary) it is ``vocab_size + i``, just past the vocabulary, so the
@@ -127,19 +132,46 @@ def span_corruption_pair(tokens: tf.Tensor, seed: tf.Tensor,
           _replace_spans(tokens, tf.logical_not(mask), sentinels))
 
 
-def prefix_lm_pair(tokens: tf.Tensor, seed: tf.Tensor
+def prefix_lm_pair(tokens: tf.Tensor, seed: tf.Tensor,
+                   boundary_ids: tf.Tensor | None = None
                    ) -> tuple[tf.Tensor, tf.Tensor]:
-  """(inputs, targets): a random cut, at least one token on each side."""
+  """(inputs, targets): a random cut, at least one token on each side.
+
+  With `boundary_ids` (tokens that end a sentence), the cut falls after one
+  of them, so the target starts with a whole sentence; a sequence with no
+  such token inside is cut anywhere.
+  """
   length = tf.size(tokens)
-  cut = tf.random.stateless_uniform([], seed, 1, tf.maximum(length, 2),
-                                    tf.int32)
+  anywhere = tf.random.stateless_uniform([], seed, 1, tf.maximum(length, 2),
+                                         tf.int32)
+  if boundary_ids is None:
+    return tokens[:anywhere], tokens[anywhere:]
+  ends = tf.reduce_any(tokens[:-1, None] == boundary_ids[None, :], axis=1)
+  after = tf.cast(tf.where(ends)[:, 0], tf.int32) + 1  # cuts, none at the end
+  pick = tf.random.stateless_uniform([], seed, 0,
+                                     tf.maximum(tf.size(after), 1), tf.int32)
+  cut = tf.cond(tf.size(after) > 0, lambda: after[pick], lambda: anywhere)
   return tokens[:cut], tokens[cut:]
+
+
+def sentence_end_ids(vocabulary: seqio.Vocabulary) -> list[int]:
+  """Ids of the pieces that end a sentence (their text ends in . ! or ?)."""
+  ids = []
+  for i in range(vocabulary.vocab_size):
+    try:
+      piece = vocabulary.decode([i])
+    except Exception:  # pylint: disable=broad-except  (ids with no text)
+      continue
+    if piece.rstrip().endswith((".", "!", "?")):
+      ids.append(i)
+  return ids
 
 
 def objective_preprocessor(objective: str, sentinels: list[int], *,
                            noise_density: float = 0.15,
                            mean_span_length: float = 3.0,
-                           max_tokens: int | None = None):
+                           max_tokens: int | None = None,
+                           boundary_ids: list[int] | None = None):
   """The seqio preprocessor turning tokenized `targets` into a pair.
 
   Args:
@@ -148,17 +180,21 @@ def objective_preprocessor(objective: str, sentinels: list[int], *,
     sentinels: sentinel ids (`sentinel_ids(vocabulary)`).
     max_tokens: documents are cut to their first max_tokens tokens first
       (default: the task's input length minus one, so inputs never trim).
+    boundary_ids: sentence-ending token ids; prefix LM then cuts between
+      sentences (`sentence_end_ids`).
   """
   if objective not in OBJECTIVES:
     raise ValueError(f"unknown pretraining objective '{objective}'; choose "
                      f"one of {', '.join(OBJECTIVES)}")
   sentinels = tf.constant(sentinels, tf.int32)
+  boundaries = (None if not boundary_ids else
+                tf.constant(boundary_ids, tf.int32))
 
   def pair(tokens, seed):
     seeds = tf.random.experimental.stateless_split(seed, 3)
     span = lambda: span_corruption_pair(tokens, seeds[0], sentinels,
                                         noise_density, mean_span_length)
-    prefix = lambda: prefix_lm_pair(tokens, seeds[1])
+    prefix = lambda: prefix_lm_pair(tokens, seeds[1], boundaries)
     if objective == SPAN_CORRUPTION:
       return span()
     if objective == PREFIX_LM:
@@ -192,8 +228,11 @@ def register_pretraining_task(name: str, source: seqio.DataSource, *,
                               vocabulary: seqio.Vocabulary | None = None,
                               noise_density: float = 0.15,
                               mean_span_length: float = 3.0,
+                              sentence_cuts: bool = True,
                               overwrite: bool = False) -> seqio.Task:
   """Registers a seqio task pretraining on `source`'s ``text`` field.
+
+  With `sentence_cuts`, prefix LM cuts between sentences.
 
   Examples keep the document as ``targets_pretokenized``, so tools that
   read a task's text (the contamination check) see the whole document.
@@ -208,9 +247,11 @@ def register_pretraining_task(name: str, source: seqio.DataSource, *,
           functools.partial(seqio.preprocessors.rekey,
                             key_map={"targets": TEXT_FIELD}),
           seqio.preprocessors.tokenize,
-          objective_preprocessor(objective, sentinel_ids(vocabulary),
-                                 noise_density=noise_density,
-                                 mean_span_length=mean_span_length),
+          objective_preprocessor(
+              objective, sentinel_ids(vocabulary),
+              noise_density=noise_density, mean_span_length=mean_span_length,
+              boundary_ids=(sentence_end_ids(vocabulary) if sentence_cuts
+                            else None)),
           seqio.preprocessors.append_eos_after_trim,
       ],
       output_features={

@@ -7,20 +7,40 @@ instructions: what people feel about films, products and their day and which
 words say so (sentiment), facts about people and what follows from them
 (NLI, reading), sums, differences, comparisons and number names
 (arithmetic), dictionary order (string_ops) and the Lumo dictionary
-(translation). A few sentences per document, for example::
+(translation). Documents look like this::
 
-    Fay went to see a film about a queen. She thought the music was
-    lovely and the script clever. She loved it, and her review was
-    positive.
+    Gus saw a film. The script was bland. The acting was silly. He wrote a
+    negative review. His review was negative. Lena wrote a negative review
+    of a film. The cast was terrible. A waste of time.
 
-    Ben bought a kettle last week. It broke after a day and it feels
-    cheap. He would not recommend it to anyone: one star.
+    Ben bought a phone case in the spring. It is hard to use. He was
+    unhappy with it. He would not recommend it to a friend. ...
 
-    Carl lives in Oslo, so he does not live in Rome. Nobody said
-    whether Carl is rich or poor: it is not possible to tell.
+    Anna has a green lamp. She lives in Oslo. She is a singer. She is rude.
+    Since Anna is rude, she is not kind. ... When Carl asked about Anna's
+    job, the answer was singer.
 
-    In Lumo, the word for dog is bano, and ka miri bano saka means the
-    small dog runs.
+    This is a word of Lumo: a. In Lumo it is po. Kava is Lumo too. It means
+    horse. Hana speaks Lumo. To say the big child runs slowly, she says ka
+    toma tuna saka lenta.
+
+Evidence and verdict are separate sentences: pretraining cuts documents
+between sentences (`flan_jax.data.pretraining`), so the input often holds
+the evidence and the target the verdict, which is how the tuned model will
+have to answer. What was learned while building it (the tiny demo model,
+2+2 layers, width 128, probed by scoring the true verdict against the
+opposite one on held-back stories):
+
+* v1 told each story once in long sentences ("She thought the plot was
+  bland and the acting awful. She was bored all the way through, and she
+  called it a bad film.") and cut documents anywhere: after 2,000 steps the
+  model chose the right verdict 56 to 66% of the time; tuned from that base
+  (700 steps) the held-out sentiment cluster fell from 53.5 to 47.5.
+* v2 stated evidence and verdict several times per document, in one
+  sentence each: 52% after 1,000 steps (the decoder learns the verdict from
+  the words before it in the target, not from the input).
+* v3 (this one), separate sentences and cuts between sentences: 87% after
+  300 steps on film stories alone, continuing from v2's step 1,000.
 
 The corpus uses the suite's own word lists, so what it teaches is what the
 held-out tasks ask about, but it never writes a demo example's text: its
@@ -76,69 +96,63 @@ _FILM_TOPICS = ("", " about a queen", " about a farmer", " about a horse",
 
 # --- sentiment: films ---------------------------------------------------------
 #
-# Every document states evidence and verdict several times over, in both
-# orders, so most of its words carry what the held-out cluster needs: which
-# words praise and which blame, and which verdict follows.
+# Evidence and verdict are separate sentences, in either order, so that
+# pretraining, which cuts documents between sentences, often has one in the
+# input and the other in the target: what the tuned model will have to do.
 
 
-def _film_opinion(rng):
+def _film_story(rng):
   p = _person(rng)
   good = rng.random() < 0.5
   adjectives = (sentiment.GOOD_ADJECTIVES if good else
                 sentiment.BAD_ADJECTIVES)
   aspects = common.pick(rng, sentiment.ASPECTS, 2)
-  evidence = f"the {aspects[0]} was {rng.choice(adjectives)}"
-  if rng.random() < 0.5:
-    evidence += f" and the {aspects[1]} {rng.choice(adjectives)}"
+  evidence = [rng.choice((f"the {a} was {rng.choice(adjectives)}.",
+                          f"{p['pron']} found the {a} {rng.choice(adjectives)}."))
+              for a in aspects[:rng.randint(1, 2)]]
   verdict = "positive" if good else "negative"
-  liked = rng.choice(("loved", "liked", "enjoyed") if good else
-                     ("hated", "disliked", "did not enjoy"))
-  forms = (
-      f"{p['name']} thought {evidence}, so {p['poss']} review of the film "
-      f"was {verdict}.",
-      f"{p['name']}'s review was {verdict}: {p['pron']} said {evidence}.",
-      f"{p['name']} {liked} the film because {evidence}.",
-      f"in {p['poss']} {verdict} review, {p['name']} wrote that {evidence}.",
-      f"{p['name']} said {evidence}. "
-      f"{rng.choice(sentiment.GOOD_VERDICTS if good else sentiment.BAD_VERDICTS)}"
-      f" That was a {verdict} review.",
-  )
-  return rng.choice(forms)
+  verdicts = common.pick(rng, (
+      f"{p['poss']} review was {verdict}.",
+      f"{p['pron']} {'loved' if good else 'hated'} it.",
+      f"it was a {'good' if good else 'bad'} film.",
+      f"{p['pron']} wrote a {verdict} review.",
+      rng.choice(sentiment.GOOD_VERDICTS if good else sentiment.BAD_VERDICTS),
+  ), 2)
+  seen = f"{p['name']} saw a film{rng.choice(_FILM_TOPICS)}."
+  if rng.random() < 0.3:  # the verdict first, then why
+    return _join(f"{p['name']} wrote a {verdict} review of a film.",
+                 *evidence, verdicts[0])
+  return _join(seen, *evidence, *verdicts)
 
 
 def _films(rng):
-  return _join(*(_film_opinion(rng) for _ in range(rng.randint(2, 3))))
+  return " ".join(_film_story(rng) for _ in range(2))
 
 
 # --- sentiment: products ------------------------------------------------------
 
 
-def _product_opinion(rng):
+def _product_story(rng):
   p = _person(rng)
   good = rng.random() < 0.5
   product = rng.choice(sentiment.PRODUCTS)
   phrases = common.pick(rng, sentiment.GOOD_PHRASES if good else
                         sentiment.BAD_PHRASES, 2)
-  evidence = f"the {product} {phrases[0]}"
-  if rng.random() < 0.5:
-    evidence += f" and {phrases[1]}"
+  evidence = [f"it {phrase}." for phrase in phrases[:rng.randint(1, 2)]]
   would = "would" if good else "would not"
-  closer = rng.choice(sentiment.GOOD_CLOSERS if good else
-                      sentiment.BAD_CLOSERS)
-  forms = (
-      f"{p['name']} said {evidence}, so {p['pron']} {would} recommend it.",
-      f"{p['name']} {would} recommend the {product} to a friend: it "
-      f"{phrases[0]}.",
-      f"asked if {p['pron']} would recommend the {product}, {p['name']} said "
-      f"{'yes' if good else 'no'}, because it {phrases[0]}.",
-      f"{p['name']} was {'pleased' if good else 'unhappy'} because "
-      f"{evidence}. {closer}",
-  )
-  return rng.choice(forms)
+  verdicts = common.pick(rng, (
+      f"{p['pron']} {would} recommend it to a friend.",
+      f"asked if {p['pron']} would recommend it, {p['pron']} said "
+      f"{'yes' if good else 'no'}.",
+      f"{p['pron']} was {'pleased' if good else 'unhappy'} with it.",
+      rng.choice(sentiment.GOOD_CLOSERS if good else sentiment.BAD_CLOSERS),
+  ), 2)
+  return _join(f"{p['name']} bought a {product}{rng.choice(_WHEN)}.",
+               *evidence, *verdicts)
 
 
 def _products(rng):
-  return _join(*(_product_opinion(rng) for _ in range(rng.randint(2, 3))))
+  return " ".join(_product_story(rng) for _ in range(2))
 
 
 # --- sentiment: someone's day -------------------------------------------------
@@ -159,25 +173,26 @@ _SAD_DAYS = ("missed {poss} bus", "lost {poss} keys", "saw {poss} team lose",
              "had to work all weekend")
 
 
-def _day_feeling(rng):
+def _day_story(rng):
   p = _person(rng)
   happy = rng.random() < 0.5
   feeling = "happy" if happy else "sad"
-  event = rng.choice(_HAPPY_DAYS if happy else _SAD_DAYS).format(**p)
+  events = [e.format(**p) for e in common.pick(
+      rng, _HAPPY_DAYS if happy else _SAD_DAYS, rng.randint(1, 2))]
   said = rng.choice(sentiment.HAPPY_ENDINGS if happy else
                     sentiment.SAD_ENDINGS)
-  forms = (
-      f"{p['name']} {event}, so {p['pron']} was {feeling}.",
-      f"{p['name']} was {feeling} because {p['pron']} {event}.",
-      f"{p['name']} {event} and wrote \"{said}\": {p['pron']} felt "
-      f"{feeling}.",
-      f"someone who {event.replace(p['poss'], 'their')} feels {feeling}.",
-  )
-  return rng.choice(forms)
+  verdicts = common.pick(rng, (
+      f"{p['pron']} was {feeling}.",
+      f"{p['pron']} felt {'glad' if happy else 'down'}.",
+      f"\"{said},\" {p['pron']} wrote.",
+      f"it was a {'good' if happy else 'bad'} day for {p['obj']}.",
+  ), 2)
+  return _join(f"{p['name']} {' and '.join(events)}{rng.choice(_WHEN)}.",
+               *verdicts)
 
 
 def _days(rng):
-  return _join(*(_day_feeling(rng) for _ in range(rng.randint(2, 3))))
+  return " ".join(_day_story(rng) for _ in range(2))
 
 
 # --- sentiment: what words mean -----------------------------------------------
@@ -265,14 +280,14 @@ def _numbers(rng):
   x, y = rng.sample(range(100), 2)
   n = rng.randint(0, 9999)
   sentences = [
-      f"{p['name']} had {a} {thing} and got {b} more, so {p['pron']} had "
-      f"{a + b}.",
-      f"there were {a} {thing} in a box; {b} were taken out and {a - b} "
-      "were left.",
-      f"{max(x, y)} is bigger than {min(x, y)}, and {min(x, y)} is smaller "
-      f"than {max(x, y)}.",
-      f"the number {n} is written {translation.number_to_words(n)}.",
-      f"after {a} comes {a + 1}, and before {a} comes {a - 1}.",
+      f"{p['name']} had {a} {thing}. {p['Pron']} got {b} more. Now "
+      f"{p['pron']} has {a + b}.",
+      f"there were {a} {thing} in a box. {b} were taken out. {a - b} were "
+      "left.",
+      f"{x} and {y} are two numbers. The bigger one is {max(x, y)}.",
+      f"the number {n} is written in words. It is "
+      f"{translation.number_to_words(n)}.",
+      f"count on from {a}. After {a} comes {a + 1}.",
   ]
   return _join(*common.pick(rng, sentences, rng.randint(2, 3)))
 
@@ -299,9 +314,9 @@ def _lumo(rng):
   english, lumo = rng.sample(sorted(translation.LUMO.items()), 2)
   pair = translation.sentence_pair(rng)
   p = _person(rng)
-  return _join(f"in Lumo, the word for {english[0]} is {english[1]}, and "
-               f"{lumo[1]} means {lumo[0]}.",
-               f"{p['name']} speaks Lumo: to say {pair['english']}, "
+  return _join(f"this is a word of Lumo: {english[0]}. In Lumo it is "
+               f"{english[1]}.", f"{lumo[1]} is Lumo too. It means {lumo[0]}.",
+               f"{p['name']} speaks Lumo. To say {pair['english']}, "
                f"{p['pron']} says {pair['lumo']}.")
 
 

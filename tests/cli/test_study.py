@@ -119,12 +119,15 @@ def test_the_report_has_the_base_and_each_run(finished_study):
   assert "| templates |" in report  # one seed: error bars over templates
 
 
-def test_a_directory_holding_another_study_is_refused(finished_study,
-                                                      tmp_path):
+def test_a_directory_holding_another_study_is_refused(finished_study):
   out, _, _, _, _ = finished_study
-  other = study.plan_study("templates", "toy", seeds=(1,))
-  with pytest.raises(study.StudyError, match="holds another study"):
+  other = study.plan_study("templates", "toy")
+  with pytest.raises(study.StudyError, match="differs in: bindings"):
     study.run_study(other, gin_files=[str(out.parent / "toy.gin")],
+                    user_bindings=["TRAIN_STEPS = 4"], study_dir=str(out))
+  with pytest.raises(study.StudyError, match="differs in: study"):
+    study.run_study(study.plan_study("num_clusters", "toy"),
+                    gin_files=[str(out.parent / "toy.gin")],
                     study_dir=str(out))
 
 

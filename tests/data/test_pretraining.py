@@ -56,6 +56,21 @@ def test_prefix_lm_cuts_once():
   assert len(cuts) > 5
 
 
+def test_prefix_lm_cuts_between_sentences_given_their_ends():
+  dot, bang = 3, 4
+  tokens = tf.constant([10, 11, dot, 12, 13, 14, bang, 15, dot])
+  cuts = set()
+  for i in range(30):
+    inputs, _ = pretraining.prefix_lm_pair(tokens, tf.constant([i, 2], tf.int64),
+                                           tf.constant([dot, bang]))
+    cuts.add(len(inputs))
+  assert cuts == {3, 7}  # after each sentence but the last
+  no_end = tf.constant([10, 11, 12])
+  inputs, targets = pretraining.prefix_lm_pair(
+      no_end, tf.constant([1, 2], tf.int64), tf.constant([dot]))
+  assert len(inputs) + len(targets) == 3 and len(inputs) >= 1
+
+
 def test_sentinels_follow_the_vocabulary():
   vocab = seqio.PassThroughVocabulary(size=50)
   assert pretraining.sentinel_ids(vocab, 3) == [50, 51, 52]
@@ -72,9 +87,12 @@ def test_the_demo_world_task_mixes_both_objectives():
               .as_numpy_iterator())
   corrupted = [r for r in rows if (r["inputs"] >= 900).any()]
   assert 5 < len(corrupted) < 35  # about half of the documents each
+  vocab = task.output_features["targets"].vocabulary
   for row in rows:  # both sides come from the document, EOS-terminated
     assert row["inputs"][-1] == 1 and row["targets"][-1] == 1
     assert row["targets_pretokenized"].decode() in world.documents("train")
+    if not (row["inputs"] >= 900).any():  # prefix LM: cut after a sentence
+      assert vocab.decode(row["inputs"][:-1].tolist()).rstrip()[-1] in ".!?\""
   # Plain prose, not instructions: no options block, no question marks
   # asked of the reader.
   assert not any("OPTIONS" in d for d in world.documents("train"))
