@@ -11,8 +11,11 @@ T5 v1.1 / FLAN-T5 / mT5, Llama, Mistral or Qwen2 model and writes
     OUTPUT_DIR/model.gin       the model config that reproduces it (MODEL)
     OUTPUT_DIR/tokenizer/      spiece.model / tokenizer.json, if present
 
-Every tensor is checked against config.json first; any problem stops with one
-line naming the tensor or field, and OUTPUT_DIR is then never created.
+config.json is read as transformers 5 reads it; a field that would make the
+converted model compute other logits (an unsupported RoPE type, per-layer
+windows, a non-gated T5 MLP, an unknown field) is refused. Every tensor is
+checked against config.json first; any problem stops with one line naming
+the tensor or field, and OUTPUT_DIR is then never created.
 """
 
 from flan_jax.cli import startup  # sets up TF logging before TensorFlow loads

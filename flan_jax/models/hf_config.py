@@ -13,7 +13,8 @@ T5 and mT5 (what transformers 5 does with the field -> what we do):
   vocab_size d_model d_kv d_ff num_heads num_layers num_decoder_layers
   (default num_layers) relative_attention_num_buckets
   relative_attention_max_distance layer_norm_epsilon dropout_rate
-      the T5Config field of the same meaning
+      the T5Config field of the same meaning (missing: transformers'
+      defaults where it has them, e.g. dropout_rate 0.1)
   feed_forward_proj "[gated-]ACT" (t5 default "relu", mt5 "gated-gelu")
       sets dense_act_fn and is_gated_act ("gated-gelu" means gelu_new)
   dense_act_fn, is_gated_act (saved values win over feed_forward_proj)
@@ -35,9 +36,11 @@ T5 and mT5 (what transformers 5 does with the field -> what we do):
 Llama, Mistral, Qwen2:
 
   vocab_size hidden_size intermediate_size num_hidden_layers
-  num_attention_heads num_key_value_heads (default num_attention_heads)
-  head_dim (default hidden_size // num_attention_heads) rms_norm_eps
-      the DecoderConfig field of the same meaning
+  num_attention_heads num_key_value_heads head_dim (null:
+  hidden_size // num_attention_heads) rms_norm_eps
+      the DecoderConfig field of the same meaning; a missing field takes
+      the default of transformers' class for the model type (e.g. Mistral:
+      8 key/value heads, a 4096-token window)
   hidden_act            "silu" only
   rope_scaling, rope_parameters, rope_theta, partial_rotary_factor
       rope_scaling (transformers 4), when set, replaces rope_parameters
@@ -104,6 +107,16 @@ ModelConfig = t5.T5Config | decoder.DecoderConfig
 # transformers' dense_act_fn -> T5Config.mlp_activation (same function).
 T5_ACTIVATIONS = {"gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh",
                   "gelu_fast": "gelu_tanh", "silu": "silu", "swish": "silu"}
+
+# What transformers' config classes assume when config.json lacks a field.
+_DECODER_DEFAULTS = {
+    "llama": dict(num_key_value_heads=None, max_position_embeddings=2048,
+                  sliding_window=None),
+    "mistral": dict(num_key_value_heads=8, max_position_embeddings=131072,
+                    sliding_window=4096),
+    "qwen2": dict(num_key_value_heads=32, max_position_embeddings=32768,
+                  sliding_window=4096),
+}
 
 # Fields each family reads (above) ...
 _READ = {
@@ -238,7 +251,7 @@ def _t5_from_hf(hf, distinct_lm_head, **overrides) -> t5.T5Config:
           "relative_attention_num_buckets", 32),
       relative_attention_max_distance=hf.get(
           "relative_attention_max_distance", 128),
-      dropout_rate=hf.get("dropout_rate", 0.0),
+      dropout_rate=hf.get("dropout_rate", 0.1),
       layer_norm_epsilon=hf.get("layer_norm_epsilon", 1e-6),
       tie_word_embeddings=tied_in_config and not distinct_lm_head,
       scale_decoder_outputs=scale,
@@ -269,13 +282,18 @@ def _rope_fields(hf) -> dict[str, Any]:
     fields["rope_factor"] = float(_require(params, "factor"))
   if rope_type == "llama3":
     original = hf.get("original_max_position_embeddings") or params.get(
-        "original_max_position_embeddings") or _require(
+        "original_max_position_embeddings") or _default(
             hf, "max_position_embeddings")
     fields.update(
         rope_low_freq_factor=float(_require(params, "low_freq_factor")),
         rope_high_freq_factor=float(_require(params, "high_freq_factor")),
         rope_original_max_positions=int(original))
   return fields
+
+
+def _default(hf, field):
+  """A decoder field, or transformers' default for the model type."""
+  return hf.get(field, _DECODER_DEFAULTS[hf["model_type"]][field])
 
 
 def _counts(items: list[str]) -> dict[str, int]:
@@ -287,7 +305,8 @@ def _sliding_window(hf) -> int | None:
   model_type, layers = hf["model_type"], _require(hf, "num_hidden_layers")
   layer_types = hf.get("layer_types")
   if model_type == "qwen2":
-    window = hf.get("sliding_window") if hf.get("use_sliding_window") else None
+    window = (_default(hf, "sliding_window") if hf.get("use_sliding_window")
+              else None)
     if layer_types is None:
       first = hf.get("max_window_layers", 28)
       layer_types = ["sliding_attention" if window and i >= first else
@@ -299,7 +318,7 @@ def _sliding_window(hf) -> int | None:
                     "one window for every layer (use_sliding_window with "
                     "max_window_layers 0) or none converts")
     return window if kinds == {"sliding_attention"} else None
-  window = hf.get("sliding_window") if model_type == "mistral" else None
+  window = _default(hf, "sliding_window") if model_type == "mistral" else None
   expected = "sliding_attention" if window else "full_attention"
   if layer_types is not None and set(layer_types) != {expected}:
     raise _refuse("layer_types", _counts(layer_types),
@@ -322,7 +341,7 @@ def _decoder_from_hf(hf, distinct_lm_head, **overrides
       d_model=d_model,
       num_layers=_require(hf, "num_hidden_layers"),
       num_heads=heads,
-      num_kv_heads=hf.get("num_key_value_heads") or heads,
+      num_kv_heads=_default(hf, "num_key_value_heads") or heads,
       head_dim=hf.get("head_dim") or d_model // heads,
       d_ff=_require(hf, "intermediate_size"),
       rms_norm_eps=hf.get("rms_norm_eps", 1e-6),

@@ -193,3 +193,27 @@ def test_mistral_ignores_attention_and_mlp_bias_as_transformers_does(
   assert (ours.qkv_bias, ours.out_bias, ours.mlp_bias) == (False,) * 3
   layer = transformers.MistralForCausalLM(_transformers(config_json)).model.layers[0]
   assert layer.self_attn.q_proj.bias is None and layer.mlp.up_proj.bias is None
+
+
+@pytest.mark.parametrize("model_type", ["llama", "mistral", "qwen2"])
+def test_missing_decoder_fields_take_transformers_defaults(model_type):
+  # More heads than the class's default key/value heads (Mistral 8, Qwen2
+  # 32), so that default shows.
+  heads = {"llama": 8, "mistral": 16, "qwen2": 64}[model_type]
+  config_json = dict(model_type=model_type, vocab_size=96, hidden_size=64,
+                     intermediate_size=48, num_hidden_layers=2,
+                     num_attention_heads=heads,
+                     rope_parameters=dict(
+                         rope_type="llama3", factor=8.0, low_freq_factor=1.0,
+                         high_freq_factor=4.0))
+  theirs = _transformers(config_json)
+  ours = hf_config.from_hf_config(copy.deepcopy(config_json))
+  window = theirs.sliding_window if model_type == "mistral" else None
+  # Without head_dim the three modeling files use hidden // heads.
+  head_dim = 64 // heads
+  assert (ours.num_kv_heads, ours.head_dim, ours.rms_norm_eps,
+          ours.sliding_window, ours.tie_word_embeddings) == (
+              theirs.num_key_value_heads, head_dim, theirs.rms_norm_eps,
+              window, theirs.tie_word_embeddings)
+  assert ours.rope_original_max_positions == theirs.rope_parameters[
+      "original_max_position_embeddings"]
