@@ -5,7 +5,8 @@ r"""Export a flan_jax checkpoint as a Hugging Face model directory.
         --tokenizer_dir=/ckpt/flan-t5-base/tokenizer --output_dir=/export/tuned
 
 --gin_file gives the MODEL the checkpoint was trained with (a gin/models/ file
-or the model.gin written by convert_hf.py). The output holds config.json,
+or the model.gin written by convert_hf.py). The output holds config.json
+(with the fields transformers 5 reads, e.g. T5's scale_decoder_outputs),
 model.safetensors (float32) and the tokenizer files found in --tokenizer_dir;
 `transformers.AutoModel*.from_pretrained(OUTPUT_DIR)` loads it. The directory
 is written under a temporary name and renamed when complete.
