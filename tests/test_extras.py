@@ -14,6 +14,7 @@ test environment for another reason does not count.
 """
 
 import ast
+import functools
 import importlib.metadata
 import importlib.util
 import os
@@ -175,10 +176,15 @@ def needed_top_level_modules(script):
   return needed
 
 
+@functools.cache
+def _providers():
+  return importlib.metadata.packages_distributions()
+
+
 def missing_modules(script, requirements):
   """Modules `script` needs that no distribution of the closure provides."""
   names, problems = closure(requirements)
-  providers = importlib.metadata.packages_distributions()
+  providers = _providers()
   for top in sorted(needed_top_level_modules(script)):
     dists = {canonicalize_name(d) for d in providers.get(top, ())}
     if not dists & names:
