@@ -191,7 +191,8 @@ def test_mistral_ignores_attention_and_mlp_bias_as_transformers_does(
                  "mlp_bias": True}
   ours = hf_config.from_hf_config(config_json)
   assert (ours.qkv_bias, ours.out_bias, ours.mlp_bias) == (False,) * 3
-  layer = transformers.MistralForCausalLM(_transformers(config_json)).model.layers[0]
+  model = transformers.MistralForCausalLM(_transformers(config_json))
+  layer = model.model.layers[0]
   assert layer.self_attn.q_proj.bias is None and layer.mlp.up_proj.bias is None
 
 
