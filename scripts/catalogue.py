@@ -16,6 +16,8 @@ import sys
 from absl import app
 from absl import flags
 
+from flan_jax import errors
+
 _OUTPUT = flags.DEFINE_string(
     "output", None, "Write the markdown here instead of printing it.")
 
@@ -23,6 +25,8 @@ _OUTPUT = flags.DEFINE_string(
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  if _OUTPUT.value:
+    errors.require_writable_file(_OUTPUT.value, "--output")
   startup.setup_logging()
   startup.import_modules()
   import tasks.flan2021  # pylint: disable=g-import-not-at-top,unused-import
@@ -37,4 +41,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  startup.run_script(main)

@@ -14,13 +14,10 @@ is written under a temporary name and renamed when complete.
 
 from flan_jax.cli import startup  # sets up TF logging before TensorFlow loads
 
-import sys
-
 from absl import flags
 
 from flan_jax.checkpoints import hf_conversion
 from flan_jax.cli import gin_config
-from flan_jax.models import hf_config
 
 _CHECKPOINT = flags.DEFINE_string(
     "checkpoint", None, "Checkpoint step directory "
@@ -37,12 +34,9 @@ _OVERWRITE = flags.DEFINE_bool("overwrite", False,
 def main(argv):
   startup.start_gin_script(argv)
   model = gin_config.model_macro()
-  try:
-    out = hf_conversion.export_checkpoint(model, _CHECKPOINT.value, _OUTPUT_DIR.value,
-                               tokenizer_dir=_TOKENIZER_DIR.value,
-                               overwrite=_OVERWRITE.value)
-  except hf_config.HfConversionError as e:
-    sys.exit(f"export_hf: {e}")
+  out = hf_conversion.export_checkpoint(
+      model, _CHECKPOINT.value, _OUTPUT_DIR.value,
+      tokenizer_dir=_TOKENIZER_DIR.value, overwrite=_OVERWRITE.value)
   print(f"exported {_CHECKPOINT.value} to {out}")
 
 

@@ -52,6 +52,9 @@ def layout() -> str:
     raise SystemExit(f"layout: flan_jax/ packages {sorted(found)} differ from "
                      f"PACKAGE_ORDER {sorted(PACKAGE_ORDER)}; place new "
                      "packages in scripts/layout.py")
+  for module in sorted((REPO / "flan_jax").glob("*.py")):
+    if module.name != "__init__.py":  # shared by every stage
+      rows.append((f"  {module.name}", _summary(module)))
   for package in (REPO / "flan_jax" / name for name in PACKAGE_ORDER):
     rows.append((f"  {package.name}/", _summary(package / "__init__.py")))
     for module in sorted(package.glob("*.py")):

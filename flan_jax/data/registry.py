@@ -31,6 +31,7 @@ from typing import Callable, Mapping, Sequence
 import seqio
 import tensorflow as tf
 
+from flan_jax import errors
 from flan_jax.data import metrics as metrics_lib
 from flan_jax.data import rank_classification
 from flan_jax.data import templates as templates_lib
@@ -123,7 +124,7 @@ def describe_task(name: str) -> TaskInfo:
     raise KeyError(f"'{name}' was not registered by flan_jax.register_dataset")
 
 
-class UnknownTaskOrMixtureError(KeyError):
+class UnknownTaskOrMixtureError(errors.FlanJaxError, KeyError):
   """A task or mixture name that nothing registered."""
 
   def __str__(self) -> str:  # KeyError would quote the whole message
@@ -292,12 +293,16 @@ def _keep_text_fields(ds: tf.data.Dataset) -> tf.data.Dataset:
 
 def _check(spec: DatasetSpec) -> frozenset[str]:
   if not spec.name.replace("_", "").isalnum():
-    raise ValueError(f"dataset name '{spec.name}' must use letters, digits, _")
+    raise templates_lib.TemplateError(
+        f"dataset name '{spec.name}': use letters, digits and _ only")
   if not spec.templates:
-    raise ValueError(f"dataset '{spec.name}' has no templates")
+    raise templates_lib.TemplateError(
+        f"dataset '{spec.name}' has no templates: give DatasetSpec at least "
+        "one Template")
   if all(t.inverted for t in spec.templates):
-    raise ValueError(f"dataset '{spec.name}' has only inverted templates, so "
-                     "it cannot be evaluated")
+    raise templates_lib.TemplateError(
+        f"dataset '{spec.name}' has only inverted templates, so it cannot be "
+        "evaluated: add a template that is not inverted")
   available = prepared_fields(spec)
   for index, template in enumerate(spec.templates):
     templates_lib.check_fields(template, available, dataset=spec.name,
@@ -305,7 +310,9 @@ def _check(spec: DatasetSpec) -> frozenset[str]:
     if template.has_options and spec.answer_field not in available:
       raise templates_lib.TemplateError(
           f"dataset '{spec.name}': template {index} lists options but the "
-          f"answer field '{spec.answer_field}' is missing")
+          f"answer field '{spec.answer_field}' is not among the source's "
+          f"fields ({', '.join(sorted(available))}): name the field that "
+          f"holds the correct option with DatasetSpec(answer_field=...)")
   return available
 
 

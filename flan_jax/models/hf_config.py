@@ -79,11 +79,12 @@ import collections
 import dataclasses
 from typing import Any
 
+from flan_jax import errors
 from flan_jax.models import decoder
 from flan_jax.models import t5
 
 
-class HfConversionError(ValueError):
+class HfConversionError(errors.FlanJaxError, ValueError):
   """A Hugging Face directory or checkpoint that cannot be converted."""
 
 

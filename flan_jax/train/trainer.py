@@ -39,16 +39,18 @@ import seqio
 import tensorflow as tf
 from jax.experimental import multihost_utils
 
+from flan_jax import errors
 from flan_jax.checkpoints import checkpointer as checkpointer_lib
 from flan_jax.checkpoints import loading
+from flan_jax.checkpoints import run_lock
 from flan_jax.data import registry
 from flan_jax.models import api
 from flan_jax.parallel import partitioning
 from flan_jax.train import mfu
 from flan_jax.train import optimizers
-from flan_jax.train.train_state import (TrainState, initial_state,
-                                        jit_train_step, make_train_step,
-                                        model_input_shapes)
+from flan_jax.train.train_state import (TrainState, abstract_state,
+                                        initial_state, jit_train_step,
+                                        make_train_step, model_input_shapes)
 
 log = logging.getLogger("flan_jax")
 
@@ -170,6 +172,7 @@ class _PreemptionFlag:
     return bool(np.any(flags))
 
 
+@run_lock.holding_lock("training", "model_dir")
 def train(*,
           model: api.Model,
           mixture_or_task_name: str,
@@ -189,7 +192,8 @@ def train(*,
           keep_checkpoints: int | None = None,
           keep_checkpoint_period: int | None = None,
           async_checkpoints: bool = True,
-          initial_checkpoint: str | None = None) -> TrainResult:
+          initial_checkpoint: str | None = None,
+          config_text: str | None = None) -> TrainResult:
   """Instruction-tunes `model` on a seqio mixture; resumes from `model_dir`.
 
   Args:
@@ -217,28 +221,39 @@ def train(*,
     async_checkpoints: write checkpoints in the background.
     initial_checkpoint: a checkpoint step directory whose params start a
       fresh run (ignored when `model_dir` already holds a checkpoint).
+    config_text: the run's configuration (gin), written to
+      `model_dir/config.gin` once the run has started (after its checkpoint,
+      if any, restored); a resumed run whose configuration differs keeps the
+      first and writes `config.resumed_at_<step>.gin` beside it.
+
+  Settings are checked before any data is read or anything compiled, and
+  the run holds `model_dir` (`run_lock`): a second run on it stops at once.
   """
-  registry.get_task_or_mixture(mixture_or_task_name)  # unknown: clear error
   partitioner = partitioner or partitioning.Partitioner()
   optimizer = optimizer or optimizers.make_optimizer()
   num_data_shards = num_data_shards or jax.process_count()
-  if batch_size % partitioner.data_parallel_size:
-    raise ValueError(f"batch_size {batch_size} is not divisible by the "
-                     f"data-parallel size {partitioner.data_parallel_size}")
-  if batch_size % (num_microbatches * partitioner.data_parallel_size):
-    raise ValueError(f"batch_size {batch_size} does not split into "
-                     f"{num_microbatches} microbatches of whole data-parallel "
-                     f"batches; change train.num_microbatches")
-  os.makedirs(model_dir, exist_ok=True)
   converter = model.feature_converter(pack=pack)
+  _check_settings(
+      mixture_or_task_name=mixture_or_task_name,
+      num_train_steps=num_train_steps, batch_size=batch_size,
+      task_feature_lengths=task_feature_lengths, converter=converter,
+      partitioner=partitioner, num_microbatches=num_microbatches,
+      num_data_shards=num_data_shards, log_every_steps=log_every_steps,
+      checkpoint_every_steps=checkpoint_every_steps,
+      keep_checkpoints=keep_checkpoints,
+      keep_checkpoint_period=keep_checkpoint_period, seed=seed)
   shapes = model_input_shapes(converter, task_feature_lengths, batch_size)
 
-  state, shardings, tx = initial_state(model, optimizer, partitioner, shapes,
-                                       seed)
   checkpointer = checkpointer_lib.Checkpointer(
       os.path.join(model_dir, "checkpoints"), save_interval_steps=1,
       max_to_keep=keep_checkpoints, keep_period=keep_checkpoint_period,
       async_save=async_checkpoints)
+  # A checkpoint written by another model or optimizer stops the run here,
+  # from shapes alone, before anything is initialised or compiled.
+  abstract, _, _ = abstract_state(model, optimizer, shapes, seed)
+  checkpointer.check_latest_fits(abstract.params, abstract.opt_state)
+  state, shardings, tx = initial_state(model, optimizer, partitioner, shapes,
+                                       seed)
   data_meta = {"mixture": mixture_or_task_name, "seed": seed,
                "batch_size": batch_size, "num_data_shards": num_data_shards,
                "task_feature_lengths": dict(task_feature_lengths),
@@ -255,6 +270,9 @@ def train(*,
     start_step = 0
     if initial_checkpoint:
       state = _load_initial_params(initial_checkpoint, state)
+  if config_text is not None and jax.process_index() == 0:
+    _write_config(model_dir, config_text,
+                  None if restored is None else start_step)
 
   def save(step: int):
     meta = {"data": {**data_meta, "batches_consumed": step}}
@@ -327,14 +345,97 @@ def train(*,
           log.warning("SIGTERM: saved step %d, stopping", step)
           preempted = True
           break
-  finally:
-    # Let a pending (good) checkpoint finish even when stopping on an error.
-    checkpointer.wait()
+  except BaseException:
+    # Let a pending (good) checkpoint finish even when stopping on an error,
+    # without hiding that error behind a failed save.
+    try:
+      checkpointer.wait()
+    except checkpointer_lib.CheckpointSaveError as save_error:
+      log.error("%s", save_error)
+    raise
+  checkpointer.wait()
 
   steps = checkpointer.all_steps()
   checkpointer.close()
   return TrainResult(model_dir, step, final_metrics, steps, history,
                      preempted=preempted, start_step=start_step)
+
+
+def _check_settings(*, mixture_or_task_name: str, num_train_steps,
+                    batch_size, task_feature_lengths, converter,
+                    partitioner: partitioning.Partitioner, num_microbatches,
+                    num_data_shards, log_every_steps, checkpoint_every_steps,
+                    keep_checkpoints, keep_checkpoint_period, seed) -> None:
+  """Every setting the run needs, checked before any work (ConfigError)."""
+  registry.get_task_or_mixture(mixture_or_task_name)  # unknown: clear error
+  errors.require_positive_int(num_train_steps, "train.num_train_steps",
+                              "optimizer steps of the whole run")
+  errors.require_positive_int(batch_size, "train.batch_size",
+                              "sequences per step, all hosts together")
+  errors.require_positive_int(num_microbatches, "train.num_microbatches",
+                              "1 for no gradient accumulation")
+  errors.require_positive_int(num_data_shards, "train.num_data_shards",
+                              "a multiple of the process count")
+  errors.require_positive_int(log_every_steps, "train.log_every_steps",
+                              "steps between progress lines")
+  errors.require_positive_int(checkpoint_every_steps,
+                              "train.checkpoint_every_steps",
+                              "steps between checkpoints")
+  for value, setting in ((keep_checkpoints, "train.keep_checkpoints"),
+                         (keep_checkpoint_period,
+                          "train.keep_checkpoint_period")):
+    if value is not None:
+      errors.require_positive_int(value, setting, "or None")
+  if isinstance(seed, bool) or not isinstance(seed, int):
+    raise errors.ConfigError(f"train.seed is {seed!r}: it must be a whole "
+                             "number", setting="train.seed")
+  _check_feature_lengths(task_feature_lengths, converter)
+  data_parallel = partitioner.data_parallel_size
+  if batch_size % (num_microbatches * data_parallel):
+    raise errors.ConfigError(
+        f"train.batch_size is {batch_size}, which does not split into "
+        f"{num_microbatches} microbatch(es) over the {data_parallel} "
+        f"data-parallel devices: use a multiple of "
+        f"{num_microbatches * data_parallel}", setting="train.batch_size")
+  if num_data_shards % jax.process_count() or batch_size % num_data_shards:
+    raise errors.ConfigError(
+        f"train.num_data_shards is {num_data_shards}: it must be a multiple "
+        f"of the {jax.process_count()} processes and divide train.batch_size "
+        f"({batch_size})", setting="train.num_data_shards")
+
+
+def _check_feature_lengths(lengths, converter) -> None:
+  needed = sorted(converter.TASK_FEATURES)
+  if not isinstance(lengths, Mapping):
+    raise errors.ConfigError(
+        f"train.task_feature_lengths is {lengths!r}: give a dict of token "
+        f"lengths, e.g. {{'inputs': 512, 'targets': 128}}",
+        setting="train.task_feature_lengths")
+  missing = [k for k in needed if k not in lengths]
+  if missing:
+    raise errors.ConfigError(
+        f"train.task_feature_lengths {dict(lengths)} lacks {missing}: this "
+        f"model's features need lengths for {needed}",
+        setting="train.task_feature_lengths")
+  for key, value in lengths.items():
+    errors.require_positive_int(value, f"train.task_feature_lengths[{key!r}]",
+                                "tokens")
+
+
+def _write_config(model_dir: str, text: str, resumed_at: int | None) -> None:
+  """config.gin of the run; a resumed run with other settings keeps the
+  first and writes its own beside it."""
+  path = os.path.join(model_dir, "config.gin")
+  if resumed_at is not None and os.path.exists(path):
+    with open(path) as f:
+      if f.read() == text:
+        return
+    path = os.path.join(model_dir, f"config.resumed_at_{resumed_at}.gin")
+    log.warning("the configuration differs from config.gin; writing %s", path)
+  tmp = f"{path}.tmp{os.getpid()}"
+  with open(tmp, "w") as f:
+    f.write(text)
+  os.replace(tmp, path)
 
 
 def _check_data_meta(saved: Mapping[str, Any] | None,

@@ -34,6 +34,7 @@ import seqio
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from flan_jax import errors
 from flan_jax.data import registry
 from flan_jax.data.templates import Template
 
@@ -53,7 +54,7 @@ CLUSTER_NAMES = (
     "question_classification", "read_comp_and_common_sense")
 
 
-class DatasetNotPreparedError(FileNotFoundError):
+class DatasetNotPreparedError(errors.FlanJaxError, FileNotFoundError):
   """A TFDS dataset a FLAN task reads has not been downloaded and prepared."""
 
 
