@@ -278,7 +278,10 @@ class _Order:
     self._cumulative[-1] = 1.0
     self._sizes = [layout.sizes(e.lengths("inputs"), e.lengths("targets"))
                    for e in examples.examples]
-    self._capacity = layout.capacity
+    self._capacity_list = layout.capacity.tolist()
+    self._fills = [np.max(sizes / layout.capacity, axis=1)
+                   for sizes in self._sizes]
+    self._remaining: list[list[int]] = []
     self._chunk = (-1, None)
     self._permutations: dict[tuple[int, int], np.ndarray] = {}
     self.position = int(state["position"])
@@ -312,8 +315,12 @@ class _Order:
       self._permutations[key] = rng.permutation(count)
     return int(self._permutations[key][draw % count])
 
-  def _size(self, ref: tuple[int, int]) -> np.ndarray:
-    return self._sizes[ref[0]][self.example_index(*ref)]
+  def _entry(self, ref: tuple[int, int]) -> tuple[tuple[int, int], list,
+                                                  float]:
+    """(ref, its row space per dimension, the largest share of a row)."""
+    index = self.example_index(*ref)
+    return (ref, self._sizes[ref[0]][index].tolist(),
+            float(self._fills[ref[0]][index]))
 
   def _fresh(self) -> tuple[int, int]:
     task = self._task_at(self.position)
@@ -327,31 +334,44 @@ class _Order:
     self.batches += 1
     if not self._layout.pack:
       return [[self._fresh()] for _ in range(self._rows)]
-    capacity = self._capacity
-    fill = lambda ref: float(np.max(self._size(ref) / capacity))
-    pending = sorted(self.pending, key=fill, reverse=True)
-    supplied = sum(map(fill, pending))
+    largest_first = lambda entry: -entry[2]
+    pending = sorted(map(self._entry, self.pending), key=largest_first)
+    supplied = sum(e[2] for e in pending)
     fresh = []
     while supplied < (1 + OVERSUPPLY) * self._rows:
-      fresh.append(self._fresh())
-      supplied += fill(fresh[-1])
-    fresh.sort(key=fill, reverse=True)
-    remaining = np.tile(capacity, (self._rows, 1))
+      fresh.append(self._entry(self._fresh()))
+      supplied += fresh[-1][2]
+    fresh.sort(key=largest_first)
     rows: list[list[tuple[int, int]]] = [[] for _ in range(self._rows)]
+    self._remaining = [list(self._capacity_list) for _ in range(self._rows)]
     left = []
-    for ref in pending + fresh:
-      size = self._size(ref)
-      after = remaining - size
-      fits = np.all(after >= 0, axis=1)
-      if not fits.any():
+    for ref, size, _ in pending + fresh:
+      row = self._best_row(size)
+      if row is None:
         left.append(ref)
-        continue
-      slack = np.where(fits, (after / capacity).sum(axis=1), np.inf)
-      row = int(np.argmin(slack))
-      remaining[row] = after[row]
-      rows[row].append(ref)
+      else:
+        rows[row].append(ref)
     self.pending = left
     return rows
+
+  def _best_row(self, size: list[int]) -> int | None:
+    """The row `size` fits most tightly (least space left, first on ties);
+    takes the space. None when it fits in no row."""
+    best, best_slack = None, float("inf")
+    capacity = self._capacity_list
+    for row, remaining in enumerate(self._remaining):
+      slack = 0.0
+      for left, need, whole in zip(remaining, size, capacity):
+        if left < need:
+          break
+        slack += (left - need) / whole
+      else:
+        if slack < best_slack:
+          best, best_slack = row, slack
+    if best is not None:
+      self._remaining[best] = [a - b for a, b in zip(self._remaining[best],
+                                                     size)]
+    return best
 
 
 # ---- batches ------------------------------------------------------------------
