@@ -95,14 +95,16 @@ def _states(examples, layout, steps):
 
 
 def _first_batch_seconds(cache_dir, layout, state):
+  """(seconds to get the examples, seconds from them to the first batch)."""
   started = time.perf_counter()
   examples = input_pipeline.mixture_examples(DEMO, cache_dir=cache_dir)
+  loaded = time.perf_counter()
   batches = input_pipeline.PackedBatches(examples, layout, batch_size=16,
                                          seed=0, state=state)
   batch = next(batches)
-  seconds = time.perf_counter() - started
+  done = time.perf_counter()
   batches.close()
-  return seconds, batch
+  return (loaded - started, done - loaded), batch
 
 
 def resume(steps, rounds: int) -> None:
@@ -123,17 +125,27 @@ def resume(steps, rounds: int) -> None:
     example_cache.write(seqio.get_mixture_or_task(task), "train", cache_dir)
   for label, directory in (("uncached", None), ("cached", cache_dir)):
     times = {s: [] for s in [0, *steps]}
-    for _ in range(rounds):  # interleaved, so load changes hit all alike
-      for step in times:
+    order = list(times)
+    for round_ in range(rounds):
+      # Interleaved, each in every position once: repeated builds in one
+      # process slow down a little, and load changes; neither may favour one.
+      for step in order[round_ % len(order):] + order[:round_ % len(order)]:
         times[step].append(_first_batch_seconds(
             directory, layout, states.get(step))[0])
-    fresh = float(np.median(times[0]))
+    total = {s: [a + b for a, b in t] for s, t in times.items()}
+    fresh = float(np.median(total[0]))
+    fresh_batch = float(np.median([b for _, b in times[0]]))
     print(f"  {label}: fresh start {fresh:.2f} s to the first batch "
-          f"(median of {rounds}; {load()})")
+          f"(examples {np.median([a for a, _ in times[0]]):.2f} s, then "
+          f"{1000 * fresh_batch:.1f} ms; median of {rounds}; {load()})")
     for step in steps:
-      resumed = float(np.median(times[step]))
+      resumed = float(np.median(total[step]))
+      batch = float(np.median([b for _, b in times[step]]))
       print(f"  {label}: resume at step {step:,}: {resumed:.2f} s = "
-            f"{resumed / fresh:.2f}x the fresh start ({load()})")
+            f"{resumed / fresh:.2f}x the fresh start (examples "
+            f"{np.median([a for a, _ in times[step]]):.2f} s, the same work "
+            f"as a fresh start; then {1000 * batch:.1f} ms = "
+            f"{batch / fresh_batch:.2f}x; {load()})")
 
 
 # ---- (b) throughput -----------------------------------------------------------
@@ -283,7 +295,7 @@ def main():
   parser.add_argument("--part", choices=("resume", "throughput", "packing",
                                          "all"), default="all")
   parser.add_argument("--resume_steps", default="10000,100000")
-  parser.add_argument("--rounds", type=int, default=3)
+  parser.add_argument("--rounds", type=int, default=5)
   parser.add_argument("--batches", type=int, default=200)
   args = parser.parse_args()
   print(f"machine: {os.cpu_count()} CPUs; {load()}")

@@ -334,6 +334,9 @@ def read_or_tokenize(tasks: Sequence[seqio.Task], split: str,
   Raises:
     CacheError: `require_cache` and some task is not cached.
   """
+  if require_cache and not cache_dir:
+    raise CacheError("USE_CACHED_TASKS = True needs the cache's directory: "
+                     "set TASK_CACHE_DIR (train.cache_dir)")
   cached = [read(cache_dir, t, split) if cache_dir else None for t in tasks]
   missing = [t for t, c in zip(tasks, cached) if c is None]
   if missing and require_cache:

@@ -351,11 +351,14 @@ def _input_batches(mixture: str, converter, lengths: Mapping[str, int],
   layout = input_pipeline.packing_layout(converter, lengths)
   rows = input_pipeline.host_rows(partitioner.batch_sharding, batch_size)
   state = (saved or {}).get("state")
-  if state is not None and len(state.get("draws", ())) != len(
-      examples.names):
-    log.warning("the checkpoint's data state is for %d tasks, the mixture "
-                "now has %d; continuing the new order from step %d",
-                len(state["draws"]), len(examples.names), start_step)
+  if state is not None and (
+      state.get("version") != input_pipeline.STATE_VERSION or
+      len(state.get("draws", ())) != len(examples.names)):
+    log.warning("the checkpoint's data state (version %s, %d tasks) does not "
+                "fit this pipeline (version %d, %d tasks); planning the new "
+                "order up to step %d instead", state.get("version"),
+                len(state.get("draws", ())), input_pipeline.STATE_VERSION,
+                len(examples.names), start_step)
     state = None
   batches = input_pipeline.PackedBatches(
       examples, layout, batch_size=batch_size, seed=seed, state=state,

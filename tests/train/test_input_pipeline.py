@@ -160,10 +160,21 @@ def test_packed_rows_are_nearly_full(examples):
 def test_cached_and_uncached_examples_and_batches_are_identical(
     examples, layout, tmp_path):
   tasks = [seqio.get_mixture_or_task(n) for n in examples.names]
+  with pytest.raises(example_cache.CacheError, match="cache_tasks.py"):
+    input_pipeline.mixture_examples(MIXTURE, cache_dir=str(tmp_path),
+                                    require_cache=True)
   for task in tasks:
     assert example_cache.write(task, "train", str(tmp_path))
+  # Half of the tasks cached: those are read, the rest tokenised.
+  for task in tasks[:2]:
+    example_cache.write(task, "train", str(tmp_path / "half"))
+  mixed, tokenised = example_cache.read_or_tokenize(tasks, "train",
+                                                    str(tmp_path / "half"))
+  assert tokenised == list(examples.names[2:])
   cached = input_pipeline.mixture_examples(MIXTURE, cache_dir=str(tmp_path),
                                            require_cache=True)
+  for a, b in zip(mixed, examples.examples):
+    np.testing.assert_array_equal(a.tokens["inputs"], b.tokens["inputs"])
   for a, b in zip(cached.examples, examples.examples):
     for f in ("inputs", "targets"):
       np.testing.assert_array_equal(a.tokens[f], b.tokens[f])
