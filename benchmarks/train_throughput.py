@@ -105,7 +105,9 @@ def gin_model_step(name: str, bindings, batch_size: int, length: int,
   from flan_jax.train import optimizers  # pylint: disable=g-import-not-at-top
   from flan_jax.train import train_state  # pylint: disable=g-import-not-at-top
 
-  gin_config.parse_gin([f"models/{name}.gin"], bindings)
+  gin_config.parse_gin(
+      [os.path.join(gin_config.REPO_GIN_DIR, "models", f"{name}.gin")],
+      bindings)
   model = gin_config.model_macro()
   partitioner = partitioning.Partitioner(fsdp=fsdp)
   lengths = {"inputs": length // 2, "targets": length - length // 2}
