@@ -14,12 +14,14 @@ Why this design. The examples of every task are tokenised once
 (flan_jax/data/example_cache.py: in memory, or read from the cache) and
 then addressed by index, so the data position is a handful of integers and
 restoring it costs nothing, whatever the step. The alternatives were
-weighed: tf.data iterator checkpoints hold the shuffle and packing buffers
-(large for a 60-task mixture) and tie a checkpoint to one pipeline graph and
-one host count; grain's MapDataset would do, but its packing keeps examples
-in the order they arrive (rows of 1,024 tokens filled to the first
-misfit) and its iterator state is per host. Packing here looks at a batch's
-worth of examples at once, which is what lets rows come out nearly full.
+weighed: tf.data iterator checkpoints save the pipeline's buffers (shuffle
+and prefetch buffers: large for a 60-task mixture), must be restored into
+the same pipeline graph, and are one per host; grain's MapDataset with its
+checkpointable iterator would also resume in constant time, but its state
+is per host (a run resumes exactly only on the same host count), it adds a
+dependency, and its packed rows would still have to be laid out as the
+models' seqio converters expect. Here the state describes the global batch,
+and packing looks at a whole batch's worth of examples at once.
 
 The order, step by step (global batch b, R rows, seed s):
 
@@ -33,7 +35,7 @@ The order, step by step (global batch b, R rows, seed s):
    ("pending", first), then fresh draws until they would fill R rows 5%
    over. Largest first (pending before fresh), each goes to the row it
    fills most tightly (best fit, per feature length); what fits nowhere
-   waits for the next batch. Rows are 97-99% full in the binding feature.
+   waits for the next batch. (The README gives the fill reached.)
 4. Rows. Each example is trimmed to the feature lengths as seqio trims
    (length - 1 tokens, then EOS) and laid out in the model's features
    exactly as its seqio converter would (segment ids, positions, shifted
@@ -44,14 +46,14 @@ State after batch b: {"position": i, "draws": [k_t per task], "pending":
 [[t, k], ...], "batches": b + 1}. It describes the global batch, not a
 host's share.
 
-Hosts. Every host plans the whole global batch (lengths only: a few
-milliseconds for hundreds of rows) and assembles only its own rows, the
-ones its devices hold (`host_rows`). The batches, and so the checkpointed
-state, do not depend on the number of hosts: a run resumed on a different
-host count (any count whose devices divide the batch) continues with
-exactly the batches the original run would have seen. The price is that
-every host holds every task's tokens (FLAN 2021's mixture: about 1 GB);
-with the cache, loading them takes seconds.
+Hosts. Every host plans the whole global batch (from lengths alone) and
+assembles only its own rows, the ones its devices hold (`host_rows`). The
+batches, and so the checkpointed state, do not depend on the number of
+hosts: a run resumed on a different host count (any count whose devices
+divide the batch) continues with exactly the batches the original run
+would have seen. The price is that every host holds every task's tokens
+(4 bytes a token) and plans every row; benchmarks/input_pipeline.py
+measures both costs against a train step.
 """
 
 from __future__ import annotations
