@@ -70,10 +70,12 @@ def test_two_processes_train_like_one_stop_together_and_resume_on_one(
       child.kill()
   (first, first_log), (second, _) = outputs
   assert "process 0 of 2" in first_log
-  # Both stopped at the same step, within two checks of the signal.
+  # Both stopped at the same step: a check step (every 2), at most two
+  # checks after the signal (sent at step 3 or, the parent lagging, soon after).
   assert first["preempted"] and second["preempted"]
   stopped = first["final_step"]
-  assert second["final_step"] == stopped and 3 <= stopped <= 3 + 4 < STEPS
+  assert second["final_step"] == stopped and stopped % 2 == 0
+  assert 4 <= stopped <= 10 < STEPS
   assert stopped in first["checkpoint_steps"]
   # Same global losses on both processes, equal to the single process's.
   np.testing.assert_allclose(first["losses"], second["losses"], rtol=0)
