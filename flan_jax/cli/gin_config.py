@@ -10,7 +10,10 @@ Flags every script accepts::
 Names available in gin files (library code itself never imports gin)::
 
     train, evaluate, infer, EncoderDecoderModel, T5Config, DecoderOnlyModel,
-    DecoderConfig, Partitioner, make_optimizer, learning_rate_schedule
+    DecoderConfig, Partitioner, make_optimizer, learning_rate_schedule,
+    task_data (template set and local task data, applied right after gin is
+    parsed), training_mixture (a mixture name, with input inversion when
+    switched on)
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from typing import Sequence
 import gin
 from absl import flags
 
+from flan_jax.data import mixtures
+from flan_jax.data import task_settings
 from flan_jax.evaluation import inference
 from flan_jax.evaluation import job
 from flan_jax.models import decoder
@@ -50,6 +55,9 @@ gin.external_configurable(partitioning.Partitioner, name="Partitioner")
 gin.external_configurable(optimizers.make_optimizer, name="make_optimizer")
 gin.external_configurable(optimizers.learning_rate_schedule,
                           name="learning_rate_schedule")
+task_data = gin.external_configurable(task_settings.configure,
+                                      name="task_data")
+gin.external_configurable(mixtures.training_mixture, name="training_mixture")
 
 _GIN_FILES = flags.DEFINE_multi_string(
     "gin_file", [], "Gin config files, searched in --gin_search_paths.")
@@ -128,6 +136,15 @@ def check_binding_macros(bindings: Sequence[str]) -> None:
             "the gin files use: " + ", ".join(sorted(used)))
     raise ValueError(f"gin binding '{binding.strip()}' sets the macro {name}, "
                      f"which no gin file or binding uses (%{name}); {hint}")
+
+
+def apply_task_data() -> None:
+  """Applies the `task_data` bindings (TEMPLATE_SET, FLAN_CHECKOUT, ...).
+
+  Task modules are imported while gin is parsed; this re-registers what
+  those settings change. Wrong settings raise a one-line ValueError.
+  """
+  task_data()
 
 
 def model_macro():

@@ -55,7 +55,8 @@ def start_gin_script(argv: Sequence[str],
 
   Refuses stray positional arguments, sets up logging, runs `before_modules`
   (e.g. the multi-host start-up, which must precede any JAX work), imports
-  the --module modules and parses --gin_file / --gin.X=Y.
+  the --module modules, parses --gin_file / --gin.X=Y and applies the
+  task settings (`task_data`: template set, local task data).
   """
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
@@ -66,8 +67,11 @@ def start_gin_script(argv: Sequence[str],
   from flan_jax.cli import gin_config  # pylint: disable=g-import-not-at-top
   try:
     gin_config.parse_gin_flags()
-  except ValueError as e:  # a bad binding or file: the message, no traceback
-    raise app.UsageError(str(e)) from e
+    # TEMPLATE_SET, FLAN_CHECKOUT, FLAN2022_DIR, ...: the task modules just
+    # imported register again what they change.
+    gin_config.apply_task_data()
+  except ValueError as e:  # a bad binding, file or setting: one line
+    raise app.UsageError(str(e).splitlines()[0]) from e
 
 
 def run_gin_script(main: Callable[[Sequence[str]], None]) -> None:
