@@ -37,8 +37,10 @@ def main(argv):
   startup.import_modules()
   import tasks.flan2021  # pylint: disable=g-import-not-at-top,unused-import
   if _TEMPLATE_SET.value == "paper":
-    from flan_jax.data import upstream_templates  # pylint: disable=g-import-not-at-top
-    from tasks.flan2022 import coverage  # pylint: disable=g-import-not-at-top
+    # pylint: disable=g-import-not-at-top
+    from flan_jax.data import upstream_templates
+    from tasks.flan2022 import coverage
+    # pylint: enable=g-import-not-at-top
     try:
       text = coverage.markdown(_FLAN_CHECKOUT.value)
     except upstream_templates.UpstreamTemplatesError as e:

@@ -1,9 +1,9 @@
-"""Chain-of-thought data: the FLAN release's TSV files, answer extraction, metrics.
+"""Chain of thought: the FLAN release's TSV files, answer extraction, metrics.
 
-The release keeps its CoT training data as ``flan/v2/cot_data/<name>_train.tsv``:
-one example a line, three tab-separated columns, question, answer and
-rationale, with line breaks inside a column written as the two characters
-``\\n``::
+The release keeps its CoT training data as
+``flan/v2/cot_data/<name>_train.tsv``: one example a line, three
+tab-separated columns, question, answer and rationale, with line breaks
+inside a column written as the two characters ``\\n``::
 
     What is 3 + 4 times 2?<TAB>11<TAB>4 times 2 is 8.\\n3 + 8 = 11.
 
@@ -16,11 +16,11 @@ model trained on a CoT task can be evaluated on lines it never saw.
 A CoT target ends with its answer after the rationale. `final_answer` reads
 the answer back from a generated text: the text after the last "answer"
 marker ("Answer:", "the answer is", "So the final answer is", ...), up to the
-end of that line, without a closing full stop; with no marker, the last
-line. `cot_postprocessor` applies it to predictions and targets alike and
-`cot_metrics` scores exact match on the normalised answer and numeric match
-(GSM8K style: the last number of each, commas and currency removed, equal as
-numbers)::
+end of that line or sentence, without a closing full stop; with no marker,
+the last line. `cot_postprocessor` applies it to predictions and targets
+alike and `cot_metrics` scores exact match on the normalised answer and
+numeric match (GSM8K style: the last number of each, commas and currency
+removed, equal as numbers)::
 
     final_answer("8 and 3 make 11.\\nAnswer: 11.")     -> "11"
     numeric_value("So the answer is $1,200.")          -> 1200.0
@@ -48,6 +48,7 @@ _ANSWER_MARKER = re.compile(
     r"(?:\banswers?\b(?:\s+is)?|\bans\b)\s*(?::|-|is)?\s*", re.IGNORECASE)
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
+_SENTENCE_END = re.compile(r"(?<=[^.\s]{2})\.\s")
 
 
 class CotDataError(ValueError):
@@ -116,7 +117,7 @@ def cot_source(path: str, holdout: int = HOLDOUT) -> seqio.DataSource:
       num_input_examples={s: len(r) for s, r in splits.items() if r})
 
 
-# --- reading the answer back -----------------------------------------------------
+# --- reading the answer back ---------------------------------------------
 
 
 def final_answer(text: str) -> str:
@@ -129,6 +130,7 @@ def final_answer(text: str) -> str:
     lines = [line for line in text.splitlines() if line.strip()]
     rest = lines[-1] if lines else ""
   rest = rest.strip().splitlines()[0] if rest.strip() else ""
+  rest = _SENTENCE_END.split(rest, maxsplit=1)[0]  # "11. Then ..." -> "11"
   return rest.strip().rstrip(".").strip()
 
 

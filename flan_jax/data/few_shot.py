@@ -3,7 +3,7 @@
 A few-shot example puts k solved exemplars of the same dataset, phrased by
 the same template, before the query::
 
-    <input_prefix><exemplar 1 input><between><target_prefix><its target><separator>
+    <input_prefix><exemplar input><between><target_prefix><target><separator>
     ...
     <input_prefix><query input><between><target_prefix>   (trailing space cut)
     <final_suffix>
@@ -12,7 +12,8 @@ with the parts of a `FewShotFormat` (this project's default: exemplar input,
 a newline, its target, a blank line; the FLAN release's FewShotPatterns give
 their own). Worked example, k = 2, the default format::
 
-    "Is 'fine day' good?\\ngood\\n\\nIs 'bleak' good?\\nbad\\n\\nIs 'nice' good?"
+    "Is 'fine day' good?\\ngood\\n\\nIs 'bleak' good?\\nbad\\n\\n"
+    "Is 'nice' good?"
 
 Exemplars come from a pool: the first `pool_size` prepared examples of the
 train split, rendered by every template when the pipeline is built. Each
@@ -44,6 +45,9 @@ PROMPT_FIELD = "few_shot_prompt"
 DEFAULT_FORMAT = FewShotFormat()
 
 PoolFn = Callable[[], tf.data.Dataset]
+# The map functions here are plain tf code (no Python control flow on
+# tensors), so they are traced without AutoGraph's source conversion,
+# which would otherwise cost more than the tracing itself.
 
 
 class FewShotError(ValueError):
@@ -101,6 +105,7 @@ class _Prompts:
   def _read_pool(self, pool_fn: PoolFn, name: str):
     templates = self.templates
 
+    @tf.autograph.experimental.do_not_convert
     def render_all(ex):
       rendered = [templates_lib.render_example(t, ex) for t in templates]
       return (tf.stack([r["inputs"] for r in rendered]),
@@ -183,6 +188,7 @@ def render_any_template(templates: Sequence[templates_lib.Template],
     vocabulary = (output_features["inputs"].vocabulary
                   if budget is not None else None)
 
+    @tf.autograph.experimental.do_not_convert
     def render(index, ex):
       rendered = [templates_lib.render_example(t, ex) for t in templates]
       template = tf.random.stateless_uniform(
@@ -220,6 +226,7 @@ def add_prompt(templates: Sequence[templates_lib.Template], index: int,
                   if budget is not None else None)
     position = tf.constant(index, tf.int32)
 
+    @tf.autograph.experimental.do_not_convert
     def add(i, ex):
       ex = dict(ex)
       inputs = templates_lib.render(template.inputs, ex)

@@ -227,10 +227,12 @@ def register_input_inversion(name: str, rate: float = DEFAULT_INVERSION_RATE,
 
 def training_mixture(name: str, input_inversion: bool = False,
                      inversion_rate: float = DEFAULT_INVERSION_RATE) -> str:
-  """The mixture a run trains on: `name`, or with input inversion switched on."""
+  """The mixture a run trains on: `name`, or it with input inversion."""
   if not input_inversion:
     return name
-  return register_input_inversion(name, inversion_rate)
+  # Registered afresh: the tasks may have been registered again since (with
+  # other templates, see task_settings).
+  return register_input_inversion(name, inversion_rate, overwrite=True)
 
 
 def register_clusters(collection: str,

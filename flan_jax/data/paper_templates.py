@@ -142,6 +142,7 @@ def add_constants(constants: Mapping[str, str]) -> Preprocessor:
   """Adds fixed text fields to every example."""
 
   def add(ds: tf.data.Dataset) -> tf.data.Dataset:
+    @tf.autograph.experimental.do_not_convert
     def fn(ex):
       ex = dict(ex)
       for field, value in constants.items():

@@ -24,7 +24,8 @@ each task's rate capped::
     # -> flan2022:prerendered:t0_submix:<task>:train (and :t0:gen), per task
 
 Rows are read lazily: registration reads the two name columns once (Arrow,
-memory-mapped) and each task's pipeline iterates over its own rows.
+memory-mapped) and each task's pipeline reads its own rows, into memory for
+small tasks (`IN_MEMORY_ROWS`), streamed for large ones.
 """
 
 from __future__ import annotations
@@ -143,6 +144,11 @@ class PrerenderedTasks:
   mixture: str | None
 
 
+# Tasks up to this many rows are served from memory: a mixture repeats each
+# task, and restarting a Python generator every few rows would dominate.
+IN_MEMORY_ROWS = 20_000
+
+
 def _source(selected: dict[str, Any]) -> seqio.DataSource:
   signature = {"inputs": tf.TensorSpec([], tf.string),
                "targets": tf.TensorSpec([], tf.string)}
@@ -150,6 +156,10 @@ def _source(selected: dict[str, Any]) -> seqio.DataSource:
   def dataset_fn(split, shuffle_files=False, seed=None):
     del shuffle_files, seed
     rows = selected[split]
+    if len(rows) <= IN_MEMORY_ROWS:
+      columns = rows.select_columns(["inputs", "targets"]).to_dict()
+      return tf.data.Dataset.from_tensor_slices(
+          {k: tf.constant(v, tf.string) for k, v in columns.items()})
 
     def generate():
       for batch in rows.iter(batch_size=512):

@@ -285,6 +285,7 @@ def prepared_fields(spec: DatasetSpec) -> frozenset[str]:
 def _add_constant_options(options: Sequence[str]) -> Preprocessor:
 
   @seqio.map_over_dataset
+  @tf.autograph.experimental.do_not_convert  # plain tf code: no AutoGraph
   def add(ex):
     ex = dict(ex)
     ex[templates_lib.OPTIONS_FIELD] = tf.constant(list(options), tf.string)
@@ -299,6 +300,7 @@ def _render_with(template: templates_lib.Template) -> Preprocessor:
   that the metrics can score against all of them."""
 
   @seqio.map_over_dataset
+  @tf.autograph.experimental.do_not_convert
   def render(ex):
     rendered = templates_lib.render_example(template, ex)
     if metrics_lib.REFERENCES_FIELD in ex:
@@ -316,6 +318,7 @@ def _render_any_template(templates: Sequence[templates_lib.Template]):
   """
 
   @seqio.map_over_dataset(num_seeds=1)
+  @tf.autograph.experimental.do_not_convert
   def render(ex, seed):
     choice = tf.random.stateless_uniform([], seed, 0, len(templates), tf.int32)
     rendered = [templates_lib.render_example(t, ex) for t in templates]
@@ -331,7 +334,9 @@ def _keep_text_fields(ds: tf.data.Dataset) -> tf.data.Dataset:
   """Drops raw fields so tasks only carry what the model pipeline uses."""
   keep = ("inputs", "targets", "idx", "option_idx", "is_correct",
           metrics_lib.REFERENCES_FIELD)
-  return ds.map(lambda ex: {k: v for k, v in ex.items() if k in keep},
+  keep_fn = tf.autograph.experimental.do_not_convert(
+      lambda ex: {k: v for k, v in ex.items() if k in keep})
+  return ds.map(keep_fn,
                 num_parallel_calls=tf.data.AUTOTUNE)
 
 
@@ -381,7 +386,7 @@ def _add_task(spec: DatasetSpec, name: str, info: TaskInfo,
   _TASKS[name] = info
 
 
-# --- how each kind of task renders (zero- or few-shot) -------------------------
+# --- how each kind of task renders (zero- or few-shot) ---------------------
 
 
 def _pool(spec: DatasetSpec):

@@ -15,7 +15,7 @@ The scripts call `configure` right after gin is parsed, with the gin macros
     TEMPLATE_SET = 'paper'                 # or 'ours' (the default)
     FLAN_CHECKOUT = '/src/FLAN'            # a clone of google-research/FLAN
     FLAN2022_DIR = '/data/flan2022'        # <dir>/<submix>/ pre-rendered
-    COT_DATA_DIR = None                    # default <FLAN_CHECKOUT>/flan/v2/cot_data
+    COT_DATA_DIR = None         # default: <FLAN_CHECKOUT>/flan/v2/cot_data
 
 Library users call it directly::
 
@@ -31,7 +31,10 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 from typing import Callable, Mapping, Sequence
+
+from flan_jax.data import upstream_templates
 
 OURS, PAPER = "ours", "paper"
 TEMPLATE_SETS = (OURS, PAPER)
@@ -102,6 +105,13 @@ def configure(*, template_set: str = OURS,
         "TEMPLATE_SET = 'paper' reads the FLAN release's templates from a "
         "local checkout: also set FLAN_CHECKOUT = '<dir>' (git clone "
         "https://github.com/google-research/FLAN <dir>)")
+  if template_set == PAPER:  # fail now, not half-way through registration
+    for relative in (upstream_templates.FLAN2021_FILE,
+                     upstream_templates.FLAN2022_FILE):
+      upstream_templates.checkout_file(flan_checkout, relative)
+  if cot_dir and not os.path.isdir(cot_dir):
+    raise TaskSettingsError(f"COT_DATA_DIR = '{cot_dir}' is not a directory; "
+                            "point it at a folder of <name>_train.tsv files")
   if isinstance(prerendered, Mapping):
     prerendered = tuple(sorted(prerendered.items()))
   settings = TaskSettings(

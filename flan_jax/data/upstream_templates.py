@@ -1,4 +1,4 @@
-"""The FLAN release's own templates, read from a user's checkout without running it.
+"""The FLAN release's own templates, read from a checkout without running it.
 
 A user who has cloned github.com/google-research/FLAN can train and evaluate
 with the paper's wording. Those files are Python modules; this reader never
@@ -275,7 +275,7 @@ class _Module:
     return env[name]
 
   def _editing_loop(self, node: ast.For) -> None:
-    """`for k, v in NAME.items(): ... .replace(a, b) ...` edits NAME's inputs."""
+    """`for k, v in NAME.items(): ...replace(a, b)...` edits NAME's inputs."""
     it = node.iter
     if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute)
             and it.func.attr == "items" and
@@ -368,7 +368,7 @@ class _Module:
       raise self.error(node, f"a pattern of {key!r} is not a string")
     return value
 
-  # --- the few expressions the release uses ------------------------------------
+  # --- the few expressions the release uses --------------------------------
 
   def _eval(self, node: ast.expr, scope: Mapping[str, Any]):
     if isinstance(node, ast.Constant):

@@ -35,13 +35,14 @@ from tasks.flan2021 import mixtures
 log = logging.getLogger("flan_jax")
 
 
-# --- the release's own formulation, where it differs from ours ------------------
+# --- the release's own formulation, where it differs from ours --------------
 
 
 def _completion_options(ds: tf.data.Dataset) -> tf.data.Dataset:
   """WSC273 as the release phrases it: the text up to the pronoun is the
   context, and the options are each candidate followed by the rest."""
 
+  @tf.autograph.experimental.do_not_convert
   def fn(ex):
     ex = dict(ex)
     prefix = tf.strings.strip(tf.strings.substr(ex["text"], 0,
@@ -61,6 +62,7 @@ def _blank_completion(ds: tf.data.Dataset) -> tf.data.Dataset:
   """Winogrande as the release phrases it: the sentence before the blank is
   the context, the options are each filler followed by the rest."""
 
+  @tf.autograph.experimental.do_not_convert
   def fn(ex):
     ex = dict(ex)
     parts = tf.strings.split(ex["sentence"], "_", maxsplit=1)
@@ -74,7 +76,7 @@ def _blank_completion(ds: tf.data.Dataset) -> tf.data.Dataset:
   return ds.map(fn, num_parallel_calls=tf.data.AUTOTUNE)
 
 
-# --- our datasets -> the release's keys and field names ------------------------
+# --- our datasets -> the release's keys and field names --------------------
 
 _SUMMARY = {"summary": "answer"}
 _GEM = {"target": "answer"}
@@ -175,7 +177,7 @@ KEYS: dict[str, K] = {
 }
 
 
-# --- converting and re-registering ----------------------------------------------
+# --- converting and re-registering ------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
@@ -259,7 +261,7 @@ def _register(name: str, spec: registry.DatasetSpec,
 
 
 def served_by_release(checkout: str) -> list[Served]:
-  """`serve` for every registered dataset, from `<checkout>/flan/templates.py`."""
+  """`serve` for every dataset, from `<checkout>/flan/templates.py`."""
   remember_ours()
   release = upstream_templates.read_flan2021(checkout)
   return [serve(d.name, release.patterns, upstream_templates.FLAN2021_FILE)

@@ -157,6 +157,10 @@ def _on_configure(settings: task_settings.TaskSettings) -> None:
   wanted = (directory, settings.template_set, settings.flan_checkout)
   if directory is None or _APPLIED[0] == wanted:
     return
+  if not settings.cot_dir and not os.path.isdir(directory):
+    # Only a checkout was given, for its templates: CoT is optional there.
+    log.info("flan2022: no CoT tasks (%s is not a directory)", directory)
+    return
   register(directory, settings.template_set, settings.flan_checkout)
   _APPLIED[0] = wanted
 

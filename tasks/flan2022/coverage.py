@@ -69,7 +69,7 @@ def _render_check(spec: registry.DatasetSpec,
 
 
 def report(checkout: str, render: bool = True) -> list[Row]:
-  """Applies TEMPLATE_SET = 'paper' from `checkout` and describes each dataset."""
+  """Applies TEMPLATE_SET = 'paper' from `checkout`; describes each dataset."""
   task_settings.configure(template_set=task_settings.PAPER,
                           flan_checkout=checkout)
   served = {s.name: s for s in paper.served_by_release(checkout)}

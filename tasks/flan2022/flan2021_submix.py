@@ -3,7 +3,7 @@
 Registers, for each dataset of `tasks.flan2021` (see
 `flan_jax.data.template_types`)::
 
-    flan2022:<dataset>:<type>:train        type = zsopt | zsnoopt | fsopt | fsnoopt
+    flan2022:<dataset>:<type>:train        zsopt | zsnoopt | fsopt | fsnoopt
     flan2022:<dataset>:<type>:t<i>:gen     template i, generation
     flan2022:<dataset>:<type>:t<i>:score   template i, rank classification
     flan2022:flan2021_submix:<type>        a type's training tasks,

@@ -76,9 +76,14 @@ _APPLIED: list = [None]
 REGISTERED: dict[str, prerendered.PrerenderedTasks] = {}
 
 
-def register(directories: Mapping[str, str],
-             template_types=None) -> dict[str, prerendered.PrerenderedTasks]:
-  """Registers each submix directory's tasks and mixtures."""
+def register(directories: Mapping[str, str], template_types=None,
+             cache_dir: str | None = None
+             ) -> dict[str, prerendered.PrerenderedTasks]:
+  """Registers each submix directory's tasks and mixtures.
+
+  `cache_dir`: where `datasets` keeps its Arrow copy of Parquet and JSON
+  files (default: its own, HF_DATASETS_CACHE).
+  """
   for tasks in REGISTERED.values():
     for entry in tasks.datasets.values():
       registry.unregister_dataset(entry.key)
@@ -88,7 +93,7 @@ def register(directories: Mapping[str, str],
         directory, collection=C, prefix=f"prerendered:{submix}:",
         max_examples=common.SUBMIX_CAPS[submix],
         mixture=mixture_name(submix), template_types=template_types,
-        overwrite=True)
+        overwrite=True, cache_dir=cache_dir)
     REGISTERED[submix] = tasks
     evaluated = [e.key for e in tasks.datasets.values()
                  if "test" in e.spec.source.splits]
