@@ -209,6 +209,12 @@ def test_prerendered_parquet_json_and_saved_directories(tmp_path):
   rates = {t.name: mixture.get_rate(t) for t in mixture.tasks}
   assert rates == {"toy2022:pre:glue_cola_2_0_0:train": 5.0,   # 13, capped
                    "toy2022:pre:task7_x:train": 5.0}           # 7, capped
+  only = prerendered.register_prerendered(
+      str(jsonl), collection="toy2022", prefix="pre_fsnoopt:",
+      max_examples=None, template_types=["fsnoopt"], overwrite=True,
+      cache_dir=cache)
+  assert [len(_rows(e.train_task, "train")) for e in only.datasets.values()
+          ] == [10, 5]  # odd rows of each task only
   with pytest.raises(prerendered.PrerenderedDataError,
                      match="missing column.*template_type"):
     bad = tmp_path / "bad"
