@@ -157,7 +157,7 @@ def test_a_missing_checkout_stops_a_script_in_one_line(tmp_path):
   assert run.returncode == 1
   assert "Traceback" not in run.stderr
   last = run.stderr.strip().splitlines()[-1]
-  assert last == (f"FLAN_CHECKOUT '{missing}': no such directory; set "
+  assert last == (f"train: FLAN_CHECKOUT '{missing}': no such directory; set "
                   "FLAN_CHECKOUT to a clone of https://github.com/google-"
                   "research/FLAN (git clone https://github.com/google-"
                   "research/FLAN <dir>)"), last
