@@ -74,21 +74,18 @@ def main(argv):
     raise app.UsageError(f"--held_out={_HELD_OUT.value}: no such demo "
                          f"cluster; choose one of {', '.join(clusters)}")
   mixture = mixtures.train_mixture_name("demo", _HELD_OUT.value)
-  try:
-    gin_config.parse_gin(
-        gin_files,
-        [f"MODEL_DIR = '{model_dir}'", f"MIXTURE = '{mixture}'",
-         f"train.seed = {_SEED.value}", *flags.FLAGS.gin_bindings],
-        flags.FLAGS.gin_search_paths)
-    base = gin_config.binding_or("train.initial_checkpoint", None)
-  except (ValueError, FileNotFoundError) as e:  # one line, no traceback
-    raise app.UsageError(str(e).splitlines()[0]) from e
+  gin_config.parse_gin(
+      gin_files,
+      [f"MODEL_DIR = '{model_dir}'", f"MIXTURE = '{mixture}'",
+       f"train.seed = {_SEED.value}", *flags.FLAGS.gin_bindings],
+      flags.FLAGS.gin_search_paths)
+  base = gin_config.binding_or("train.initial_checkpoint", None)
   _refuse_another_run(model_dir)
   log.info("tuning %s", f"from the pretrained base {base}" if base else
            "from random weights (no train.initial_checkpoint)")
-  gin_config.write_config(model_dir)
+  config_text = gin_config.config_text()
 
-  result = gin_config.train()
+  result = gin_config.train(config_text=config_text)
   trained_at = time.perf_counter()
   base_label = "pretrained base (step 0)" if base else "untuned (step 0)"
   labels = [base_label, f"tuned (step {result.final_step})"]
@@ -96,7 +93,8 @@ def main(argv):
   for label, step in zip(labels, (0, result.final_step)):
     log.info("zero-shot evaluation of %s", label)
     runs.append(gin_config.evaluate(
-        step=step, output_dir=os.path.join(model_dir, "eval", f"step_{step}")))
+        step=step, output_dir=os.path.join(model_dir, "eval", f"step_{step}"),
+        config_text=config_text))
   finished = time.perf_counter()
 
   table = reports.comparison_markdown(runs, labels)

@@ -47,9 +47,8 @@ def main(argv):
     raise app.UsageError(f"{output} already holds a base; remove it or pass "
                          "another --output")
   model_dir = gin_config.query("train.model_dir")
-  gin_config.write_config(model_dir)
   started = time.perf_counter()
-  result = gin_config.train()
+  result = gin_config.train(config_text=gin_config.config_text())
   seconds = time.perf_counter() - started
   import jax  # pylint: disable=g-import-not-at-top
   meta = {

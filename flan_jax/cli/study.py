@@ -360,8 +360,7 @@ def run_study(study: Study, *, gin_files: Sequence[str],
                          run_gin_text(gin_files, bindings))
 
     def train():
-      gin_config.write_config(model_dir)
-      gin_config.train()
+      gin_config.train(config_text=gin_config.config_text())
 
     def evaluate():
       gin_config.evaluate()

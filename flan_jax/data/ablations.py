@@ -141,18 +141,21 @@ def instruction_train_task(dataset_key: str, mode: str) -> str:
 
 
 def _register_variant_tasks(dataset_keys: Sequence[str],
-                            template_counts: Sequence[int]) -> None:
+                            template_counts: Sequence[int],
+                            overwrite: bool) -> None:
   for key in dataset_keys:
     spec = registry.get_dataset(key).spec
     for count in template_counts:
       if count < len(spec.templates):
         registry.register_variant_tasks(
-            key, f"first{count}", train_templates=spec.templates[:count])
+            key, f"first{count}", train_templates=spec.templates[:count],
+            overwrite=overwrite)
     registry.register_variant_tasks(
-        key, NO_TEMPLATE, train_templates=[plain_template(spec)])
+        key, NO_TEMPLATE, train_templates=[plain_template(spec)],
+        overwrite=overwrite)
     registry.register_variant_tasks(
         key, DATASET_NAME, train_templates=[dataset_name_template(spec)],
-        eval_template=dataset_name_template(spec))
+        eval_template=dataset_name_template(spec), overwrite=overwrite)
 
 
 def _name_eval_tasks(dataset_keys: Sequence[str]) -> list[str]:
@@ -174,12 +177,14 @@ def register_ablation_mixtures(collection: str,
                                | None = None,
                                eval_only: Sequence[str] = (),
                                max_examples: int | None =
-                               mixtures.DEFAULT_MAX_EXAMPLES
+                               mixtures.DEFAULT_MAX_EXAMPLES,
+                               overwrite: bool = False
                                ) -> dict[str, str]:
   """Registers the ablation mixtures of `collection` (see module doc).
 
   Clusters of the plan that are not in `clusters` are left out (a
-  collection registered in part).
+  collection registered in part). `overwrite` registers them again (after
+  the collection's datasets were registered again with other templates).
 
   Returns:
     mixture name -> one-line description, for every mixture registered.
@@ -194,14 +199,16 @@ def register_ablation_mixtures(collection: str,
                                  if c in clusters))
   _PLANS[collection] = plan
   trainable = [d for ds in clusters.values() for d in ds if d not in eval_only]
-  _register_variant_tasks(key(dict.fromkeys(trainable)), plan.template_counts)
+  _register_variant_tasks(key(dict.fromkeys(trainable)), plan.template_counts,
+                          overwrite)
   names: dict[str, str] = {}
 
   if plan.held_out:
     split = mixtures.multi_cluster_split(clusters, plan.held_out, exclusions,
                                          never_train=eval_only)
     name = held_out_eval_mixture(collection)
-    mixtures.register_eval_mixture(name, key(split.held_out_datasets))
+    mixtures.register_eval_mixture(name, key(split.held_out_datasets),
+                                   overwrite=overwrite)
     names[name] = ("eval tasks of the ablations' held-out clusters "
                    f"{', '.join(plan.held_out)}")
     for k in range(1, len(plan.cluster_order) + 1):
@@ -210,7 +217,8 @@ def register_ablation_mixtures(collection: str,
           training_clusters=plan.cluster_order[:k], never_train=eval_only)
       name = num_clusters_mixture(collection, k)
       mixtures.register_training_mixture(name, key(part.train_datasets),
-                                         max_examples=max_examples)
+                                         max_examples=max_examples,
+                                         overwrite=overwrite)
       names[name] = ("number-of-clusters ablation: "
                      f"{', '.join(plan.cluster_order[:k])}")
     for count in plan.template_counts:
@@ -218,7 +226,7 @@ def register_ablation_mixtures(collection: str,
       mixtures.register_task_mixture(
           name, [template_subset_task(d, count)
                  for d in key(split.train_datasets)],
-          max_examples=max_examples)
+          max_examples=max_examples, overwrite=overwrite)
       names[name] = (f"templates ablation: first {count} template(s) per "
                      f"dataset, without {', '.join(plan.held_out)}")
 
@@ -230,10 +238,10 @@ def register_ablation_mixtures(collection: str,
       mixtures.register_task_mixture(
           name, [instruction_train_task(d, mode)
                  for d in key(split.train_datasets)],
-          max_examples=max_examples)
+          max_examples=max_examples, overwrite=overwrite)
       names[name] = f"instructions ablation ({mode} inputs), without {cluster}"
     name = dataset_name_eval_mixture(collection, cluster)
     mixtures.register_eval_task_mixture(
-        name, _name_eval_tasks(key(clusters[cluster])))
+        name, _name_eval_tasks(key(clusters[cluster])), overwrite=overwrite)
     names[name] = f"eval tasks of {cluster} phrased as dataset name + inputs"
   return names

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Mapping
 
+from flan_jax import errors
 from flan_jax.checkpoints import loading
 from flan_jax.evaluation import examples as examples_lib
 from flan_jax.evaluation import job
@@ -41,15 +42,18 @@ def infer(*,
           task_feature_lengths: Mapping[str, int] | None = None,
           few_shot: int = 0,
           few_shot_seed: int = 0,
-          max_examples: int | None = None) -> int:
+          max_examples: int | None = None,
+          cache_dir: str | None = None) -> int:
   """Writes one JSONL line per example of `task_name`; returns the count."""
   if mode not in MODES:
-    raise ValueError(f"unknown mode '{mode}'; choose one of {', '.join(MODES)}")
+    raise errors.ConfigError(f"infer.mode is {mode!r}: use one of "
+                             f"{', '.join(MODES)}", setting="infer.mode")
+  errors.require_writable_file(output_path, "infer.output_path")
   tasks = job.eval_tasks(task_name)
   if len(tasks) != 1 or tasks[0].name != task_name:
     raise job.EvalJobError(
-        f"'{task_name}' is a mixture; infer takes one task (e.g. "
-        f"{tasks[0].name})")
+        f"infer.task_name '{task_name}' is a mixture: infer takes one task "
+        f"(e.g. {tasks[0].name})")
   task = tasks[0]
   directory, step = loading.resolve_checkpoint(checkpoint, step)
   partitioner = partitioner or partitioning.Partitioner()
@@ -59,7 +63,7 @@ def infer(*,
   rows = examples_lib.load_examples(
       task, split, few_shot=shots,
       feature_lengths=dict(task_feature_lengths or {}),
-      max_examples=max_examples)
+      max_examples=max_examples, cache_dir=cache_dir)
   if mode == "predict" or examples_lib.has_option_rows(rows):
     _, outputs = task_eval.evaluate_rows(task, runner, rows,
                                          task_feature_lengths)

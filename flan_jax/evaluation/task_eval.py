@@ -55,15 +55,18 @@ def evaluate_task(task: seqio.Task, runner: runner_lib.ModelRunner,
                   few_shot: examples_lib.FewShot = examples_lib.FewShot(),
                   feature_lengths: Mapping[str, int] | None = None,
                   max_examples: int | None = None,
+                  cache_dir: str | None = None,
                   subset: Container[int] | None = None
                   ) -> tuple[dict[str, float], list[dict[str, Any]],
                              dict[str, float] | None]:
   """One task on one split: (metrics, per-example outputs, metrics of the
   examples whose index is in `subset`; None without a subset or when none
-  of its examples is in the split)."""
+  of its examples is in the split). Rows come from `cache_dir`'s example
+  cache when the task is cached there."""
   rows = examples_lib.load_examples(
       task, split, few_shot=few_shot,
-      feature_lengths=dict(feature_lengths or {}), max_examples=max_examples)
+      feature_lengths=dict(feature_lengths or {}), max_examples=max_examples,
+      cache_dir=cache_dir)
   return _evaluate(task, runner, rows, feature_lengths, subset)
 
 

@@ -74,14 +74,18 @@ def _present_exclusions(clusters) -> dict[str, tuple[str, ...]]:
           for c, ex in EXCLUSIONS.items() if c in clusters}
 
 
-def register_all() -> dict[str, str]:
-  """Registers every FLAN 2021 mixture for the clusters present."""
+def register_all(overwrite: bool = False) -> dict[str, str]:
+  """Registers every FLAN 2021 mixture for the clusters present.
+
+  `overwrite` re-registers them (after the datasets were registered again
+  with other templates, see `tasks.flan2021.paper`).
+  """
   clusters = common.clusters()
   exclusions = _present_exclusions(clusters)
   eval_only = [d.name for d in common.registered_datasets() if d.eval_only]
   names = mixtures.register_cluster_mixtures(
       C, clusters, exclusions=exclusions, max_examples=MAX_EXAMPLES,
-      eval_only=eval_only)
+      eval_only=eval_only, overwrite=overwrite)
   for name in names:
     what = name.split(":", 1)[1]
     MIXTURES[name] = {
@@ -94,7 +98,7 @@ def register_all() -> dict[str, str]:
           f"eval tasks of cluster {what.removeprefix('eval:')}")
   MIXTURES.update(ablations.register_ablation_mixtures(
       C, clusters, ABLATION_PLAN, exclusions=exclusions, eval_only=eval_only,
-      max_examples=MAX_EXAMPLES))
+      max_examples=MAX_EXAMPLES, overwrite=overwrite))
   return dict(MIXTURES)
 
 
