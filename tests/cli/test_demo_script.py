@@ -48,10 +48,14 @@ def test_the_demo_prints_base_and_tuned_scores(demo_run):
 def test_step_0_is_the_shipped_base(demo_run):
   model_dir, _ = demo_run
   import gin  # pylint: disable=g-import-not-at-top
-  gin.clear_config()
-  gin_config.parse_gin(["models/t5_demo.gin"])
-  model = gin_config.model_macro()
-  gin.clear_config()
+  with gin.unlock_config():
+    gin.clear_config()
+    # By absolute path: under pytest, "models/..." can resolve to the
+    # tests/models package, which gin then fails to read.
+    gin_config.parse_gin([os.path.join(gin_config.REPO_GIN_DIR, "models",
+                                       "t5_demo.gin")])
+    model = gin_config.model_macro()
+    gin.clear_config()
   base_dir, base_step = loading.step_directory(
       gin_config.demo_base_checkpoint())
   base = loading.load_params(model, base_dir, base_step)
