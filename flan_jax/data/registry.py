@@ -59,6 +59,9 @@ class DatasetSpec:
     postprocess_fn: seqio postprocess_fn for generation tasks.
     train_split: split the training task reads; None registers no training
       task (an evaluation-only dataset, e.g. FLAN's wsc273).
+    template_groups: named groups of template indices that eval results
+      also score on their own (e.g. a translation direction's templates:
+      {"from_english": (0, 2), "to_english": (1, 3)}).
   """
 
   name: str
@@ -71,6 +74,8 @@ class DatasetSpec:
   metric_fns: Sequence[Callable] = (metrics_lib.exact_match_accuracy,)
   postprocess_fn: Callable | None = metrics_lib.strip_postprocessor
   train_split: str | None = "train"
+  template_groups: Mapping[str, Sequence[int]] = dataclasses.field(
+      default_factory=dict)
 
   @property
   def is_classification(self) -> bool:
@@ -285,7 +290,7 @@ def _render_any_template(templates: Sequence[templates_lib.Template]):
 def _keep_text_fields(ds: tf.data.Dataset) -> tf.data.Dataset:
   """Drops raw fields so tasks only carry what the model pipeline uses."""
   keep = ("inputs", "targets", "idx", "option_idx", "is_correct",
-          metrics_lib.REFERENCES_FIELD)
+          rank_classification.OPTION_FIELD, metrics_lib.REFERENCES_FIELD)
   return ds.map(lambda ex: {k: v for k, v in ex.items() if k in keep},
                 num_parallel_calls=tf.data.AUTOTUNE)
 
@@ -298,6 +303,12 @@ def _check(spec: DatasetSpec) -> frozenset[str]:
   if all(t.inverted for t in spec.templates):
     raise ValueError(f"dataset '{spec.name}' has only inverted templates, so "
                      "it cannot be evaluated")
+  for group, indices in spec.template_groups.items():
+    wrong = [i for i in indices if not 0 <= i < len(spec.templates) or
+             spec.templates[i].inverted]
+    if wrong:
+      raise ValueError(f"dataset '{spec.name}': template group '{group}' "
+                       f"names {wrong}, which are not evaluated templates")
   available = prepared_fields(spec)
   for index, template in enumerate(spec.templates):
     templates_lib.check_fields(template, available, dataset=spec.name,

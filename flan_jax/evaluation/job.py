@@ -35,6 +35,7 @@ from flan_jax.evaluation import aggregation
 from flan_jax.evaluation import examples as examples_lib
 from flan_jax.evaluation import outputs
 from flan_jax.evaluation import runner as runner_lib
+from flan_jax.evaluation import statistics
 from flan_jax.evaluation import task_eval
 from flan_jax.models import api
 from flan_jax.parallel import partitioning
@@ -52,6 +53,15 @@ def _describe(task_name: str) -> tuple[str, str]:
   except KeyError:  # a plain seqio task: its own dataset, one template
     return task_name, "0"
   return f"{info.collection}:{info.dataset}", str(info.template)
+
+
+def _template_groups(dataset_key: str) -> dict[str, list[str]]:
+  try:
+    spec = registry.get_dataset(dataset_key).spec
+  except KeyError:  # a plain seqio task
+    return {}
+  return {group: [str(t) for t in templates]
+          for group, templates in spec.template_groups.items()}
 
 
 def _seen_datasets(training_mixture: str | None) -> set[str] | None:
@@ -138,6 +148,8 @@ def evaluate(*,
       "task_feature_lengths": lengths or None,
       "max_examples": max_examples,
       "normalisations": dict(rank_classification.NORMALISATIONS),
+      "stderr": {"bootstrap_samples": statistics.BOOTSTRAP_SAMPLES,
+                 "bootstrap_seed": statistics.BOOTSTRAP_SEED},
   }
   results_path = os.path.join(output_dir, outputs.RESULTS_FILE)
   done = outputs.finished_results(output_dir, config)
@@ -171,15 +183,17 @@ def evaluate(*,
       for which in splits:
         if which not in task.splits:
           continue
-        metrics, per_example = task_eval.evaluate_task(
+        result = task_eval.evaluate_task(
             task, runner, which, few_shot=shots, feature_lengths=lengths,
             max_examples=max_examples)
         key = "metrics" if which == split else "selection_metrics"
-        entry[key] = metrics
-        entry[f"{key}_examples"] = len(per_example)
+        entry[key] = result.metrics
+        entry[f"{key}_stderr"] = result.stderr
+        entry[f"{key}_examples"] = result.num_examples
         if write_examples:
           outputs.write_jsonl(
-              outputs.examples_file(output_dir, task.name, which), per_example)
+              outputs.examples_file(output_dir, task.name, which),
+              result.outputs)
       if "metrics" not in entry:
         raise EvalJobError(f"task '{task.name}' has no '{split}' split")
       entry["seconds"] = round(time.perf_counter() - started, 2)
@@ -209,7 +223,8 @@ def evaluate(*,
       "few_shot": few_shot,
       **aggregation.aggregate(task_results, describe=_describe,
                               clusters_of=mixtures.clusters_of,
-                              seen_datasets=seen),
+                              seen_datasets=seen,
+                              template_groups_of=_template_groups),
   }
   outputs.write_results(results, output_dir)
   log.info("wrote %s", results_path)

@@ -67,6 +67,17 @@ def test_results_hold_config_tasks_and_best_dev_numbers(reference):
   assert results["clusters"]["mood"]["status"] == "seen"
   for task in results["tasks"].values():
     assert task["selection_metrics"] is not None
+    # n and a standard error for every metric, on both splits.
+    assert task["n"] == 4 and task["selection_n"] == 4
+    assert set(task["stderr"]) == set(task["metrics"])
+    accuracy = task["metrics"]["accuracy"]
+    assert task["stderr"]["accuracy"] == pytest.approx(
+        (accuracy * (100 - accuracy) / 3) ** 0.5)
+  assert polarity["n"] == 4 and polarity["score_stderr"] is not None
+  assert results["clusters"]["mood"]["n"] == 8
+  assert results["clusters"]["mood"]["score_stderr"] is not None
+  assert results["summary"]["seen"]["score_stderr"] is not None
+  assert results["config"]["stderr"]["bootstrap_seed"] == 0
 
 
 def test_a_killed_job_restarts_and_writes_the_same_results(model_dir, tmp_path,
