@@ -6,6 +6,8 @@
     examples/<task>.<split>.jsonl   per-example outputs (write_examples=True)
     results.json, results.md        everything aggregated, once all tasks
                                     are done
+    results_lm_eval.json            the same in lm-evaluation-harness's
+                                    layout (`lm_eval_export`)
 
 Every file is written under a temporary name and renamed, so a killed job
 leaves each file either whole or absent.
@@ -17,6 +19,7 @@ import json
 import os
 from typing import Any, Mapping, Sequence
 
+from flan_jax.evaluation import lm_eval_export
 from flan_jax.evaluation import reports
 
 JOB_FILE = "job.json"
@@ -79,7 +82,9 @@ def job_differences(output_dir: str, config: Mapping[str, Any]) -> list[str]:
 
 
 def write_results(results: Mapping[str, Any], output_dir: str) -> None:
-  """Writes results.json and the markdown tables beside it."""
+  """Writes results.json, the markdown tables and the harness-shaped copy."""
   write_atomic(os.path.join(output_dir, "results.md"),
                reports.results_markdown(results))
+  write_json(os.path.join(output_dir, lm_eval_export.FILE),
+             lm_eval_export.to_lm_eval(results))
   write_json(os.path.join(output_dir, RESULTS_FILE), results)

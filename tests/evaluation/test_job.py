@@ -182,6 +182,11 @@ def test_few_shot_job_writes_per_example_outputs(model_dir, tmp_path):
   assert len(rows[0]["log_likelihoods"]) == len(rows[0]["options"]) == 2
   assert "Few-shot" not in _read(tmp_path / "results.md")
   assert "2-shot results" in _read(tmp_path / "results.md")
+  harness = json.loads(_read(tmp_path / "results_lm_eval.json"))
+  task = results["tasks"]["toy:polarity:t1:score"]
+  assert harness["n-shot"]["toy:polarity:t1:score"] == 2
+  assert harness["results"]["toy:polarity:t1:score"]["acc,none"] == (
+      pytest.approx(task["metrics"]["accuracy"] / 100))
 
 
 def test_infer_writes_predictions_and_scores(model_dir, tmp_path):
