@@ -57,7 +57,8 @@ def main(argv):
                       (f"tuned (step {result.final_step})", result.final_step)):
     log.info("zero-shot evaluation of %s", label)
     runs.append(gin_config.evaluate(
-        step=step, output_dir=os.path.join(model_dir, "eval", f"step_{step}")))
+        step=step, output_dir=os.path.join(model_dir, "eval", f"step_{step}"),
+        tensorboard_dir=os.path.join(model_dir, "eval", "tensorboard")))
   finished = time.perf_counter()
 
   labels = ["base (step 0)", f"tuned (step {result.final_step})"]

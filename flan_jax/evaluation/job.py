@@ -98,7 +98,8 @@ def evaluate(*,
              write_examples: bool = False,
              host_index: int | None = None,
              host_count: int | None = None,
-             on_task_done: Callable[[str], None] | None = None
+             on_task_done: Callable[[str], None] | None = None,
+             tensorboard_dir: str | None = None
              ) -> dict[str, Any] | None:
   """Evaluates one checkpoint; writes results.json and results.md.
 
@@ -125,6 +126,8 @@ def evaluate(*,
     host_index, host_count: this host's share of the tasks (default: JAX's
       process index and count).
     on_task_done: called with each task name once its file is written.
+    tensorboard_dir: where the results go as TensorBoard scalars at the
+      checkpoint's step (default: `<output_dir>/tensorboard`).
 
   Returns:
     The results, or None when other hosts still have tasks to finish.
@@ -226,6 +229,8 @@ def evaluate(*,
                               seen_datasets=seen,
                               template_groups_of=_template_groups),
   }
+  outputs.write_summaries(results, tensorboard_dir or
+                          os.path.join(output_dir, outputs.TENSORBOARD_DIR))
   outputs.write_results(results, output_dir)
   log.info("wrote %s", results_path)
   return results
@@ -267,10 +272,16 @@ def checkpoints_to_evaluate(checkpoints: str | Sequence[str], output_dir: str,
 def evaluate_checkpoints(*, checkpoints: str | Sequence[str], output_dir: str,
                          all_steps: bool = False, **kwargs
                          ) -> list[dict[str, Any] | None]:
-  """Runs `evaluate` over several checkpoints; finished ones are skipped."""
+  """Runs `evaluate` over several checkpoints; finished ones are skipped.
+
+  The steps of one run write TensorBoard scalars into one folder (beside
+  their `step_<N>` folders), so each metric is a curve over the steps.
+  """
   results = []
   for directory, step, out in checkpoints_to_evaluate(
       checkpoints, output_dir, all_steps=all_steps):
-    results.append(evaluate(checkpoint=directory, step=step, output_dir=out,
-                            **kwargs))
+    results.append(evaluate(
+        checkpoint=directory, step=step, output_dir=out,
+        tensorboard_dir=os.path.join(os.path.dirname(out),
+                                     outputs.TENSORBOARD_DIR), **kwargs))
   return results

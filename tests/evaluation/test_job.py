@@ -8,6 +8,7 @@ import jax
 import numpy as np
 import pytest
 import seqio
+import tensorflow as tf
 
 import toy_training
 from flan_jax.checkpoints import checkpointer
@@ -134,7 +135,12 @@ def test_every_checkpoint_of_a_run_and_done_ones_are_skipped(model_dir,
   ran = []
   results = job.evaluate_checkpoints(on_task_done=ran.append, **kwargs)
   assert [r["step"] for r in results] == [0, 5]
-  assert sorted(os.listdir(tmp_path)) == ["step_0", "step_5"]
+  assert sorted(os.listdir(tmp_path)) == ["step_0", "step_5", "tensorboard"]
+  steps = set()  # one TensorBoard folder for the run: a curve over steps
+  for name in os.listdir(tmp_path / "tensorboard"):
+    steps |= {e.step for e in tf.compat.v1.train.summary_iterator(
+        str(tmp_path / "tensorboard" / name)) if e.summary.value}
+  assert steps == {0, 5}
   assert len(ran) == 2
   again = job.evaluate_checkpoints(on_task_done=ran.append, **kwargs)
   assert len(ran) == 2 and again == results
