@@ -13,7 +13,8 @@ r"""Zero-shot evaluation of one checkpoint, a list, or every checkpoint of a run
 One checkpoint writes into EVAL_OUTPUT_DIR; several write into
 EVAL_OUTPUT_DIR/step_<N> (under a folder per run when several runs are
 given), with TensorBoard scalars of all steps of a run in one `tensorboard`
-folder beside them (`tensorboard --logdir EVAL_OUTPUT_DIR`). A killed job re-run with the same flags resumes where it stopped.
+folder beside them (`tensorboard --logdir EVAL_OUTPUT_DIR`). A killed job
+re-run with the same flags resumes where it stopped.
 On a multi-host slice pass --multihost: each host evaluates its share of the
 tasks and the last to finish writes results.json.
 """

@@ -1,4 +1,4 @@
-"""results.json in lm-evaluation-harness's results layout (results_lm_eval.json).
+"""results.json in lm-evaluation-harness's layout: results_lm_eval.json.
 
 The eval job writes this beside its own results.json, so tooling that reads
 the harness's output (its `make_table`, leaderboards, notebooks) reads

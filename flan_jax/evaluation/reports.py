@@ -81,24 +81,26 @@ def results_markdown(results: Results) -> str:
       per = [t[d["metric"]] for t in d["per_template"].values()]
       best = d.get("best_dev_template")
       best_text = ("-" if best is None else
-                   f"{_fmt_se(d['best_dev_score'], d.get('best_dev_score_stderr'))}"
-                   f" (t{best})")
+                   _fmt_se(d["best_dev_score"],
+                           d.get("best_dev_score_stderr")) + f" (t{best})")
       metric = d["metric"] + ("" if d.get("higher_is_better", True) else
                               " (lower is better)")
+      score = _fmt_se(d["score"], d.get("score_stderr"))
       lines.append(
           f"| {cluster} | {key} | {STATUS_LABEL[d['status']]} | {metric} "
-          f"| {d.get('n') or '-'} | {_fmt_se(d['score'], d.get('score_stderr'))}"
-          f" | {best_text} | {len(per)} ({_fmt(min(per))}-{_fmt(max(per))}) |")
+          f"| {d.get('n') or '-'} | {score} | {best_text} | {len(per)} "
+          f"({_fmt(min(per))}-{_fmt(max(per))}) |")
   lines += ["", "Clusters average their datasets scored in percent (higher is "
             "better); datasets on another scale are listed beside, not "
             "averaged in.", "",
             "| cluster | status | mean over templates | best dev template | "
             "on another scale |", "|---|---|---:|---:|---|"]
   for cluster, c_entry in sorted(results["clusters"].items()):
+    score = _fmt_se(c_entry["score"], c_entry.get("score_stderr"))
+    best = _fmt_se(c_entry.get("best_dev_score"),
+                   c_entry.get("best_dev_score_stderr"))
     lines.append(f"| {cluster} | {STATUS_LABEL[c_entry['status']]} | "
-                 f"{_fmt_se(c_entry['score'], c_entry.get('score_stderr'))} | "
-                 f"{_fmt_se(c_entry.get('best_dev_score'), c_entry.get('best_dev_score_stderr'))}"
-                 f" | {_other_metrics(c_entry)} |")
+                 f"{score} | {best} | {_other_metrics(c_entry)} |")
   groups = _group_rows(results)
   if groups:
     lines += ["", "Template groups (e.g. one translation direction each):",
@@ -123,8 +125,8 @@ def _group_rows(results: Results) -> list[str]:
     for group, g in sorted((d.get("template_groups") or {}).items()):
       best = g.get("best_dev_template")
       best_text = ("-" if best is None else
-                   f"{_fmt_se(g['best_dev_score'], g.get('best_dev_score_stderr'))}"
-                   f" (t{best})")
+                   _fmt_se(g["best_dev_score"],
+                           g.get("best_dev_score_stderr")) + f" (t{best})")
       rows.append(f"| {key} | {group} | {', '.join(g['templates'])} | "
                   f"{_fmt_se(g['score'], g.get('score_stderr'))} | "
                   f"{best_text} |")
@@ -202,9 +204,11 @@ def plot_cluster_bars(runs: Sequence[Results], labels: Sequence[str],
   for i, (run, label) in enumerate(zip(runs, labels)):
     values = [run["clusters"].get(c, {}).get(key) for c in clusters]
     heights = [np.nan if v is None else v for v in values]
-    errors = [run["clusters"].get(c, {}).get(f"{key}_stderr") for c in clusters]
+    errors = [run["clusters"].get(c, {}).get(f"{key}_stderr")
+              for c in clusters]
     bars = ax.bar(x + (i - (len(runs) - 1) / 2) * width, heights, width,
-                  label=label, yerr=[np.nan if e is None else e for e in errors],
+                  label=label,
+                  yerr=[np.nan if e is None else e for e in errors],
                   capsize=2, error_kw={"elinewidth": 0.8})
     ax.bar_label(bars, labels=[_fmt(v) for v in values], fontsize=7,
                  padding=1)
