@@ -25,6 +25,8 @@ PACKAGE_ORDER = ("data", "models", "train", "evaluation", "parallel",
 OTHER_FOLDERS = (
     ("tasks/demo/", "the built-in demo suite (generated datasets, no download)"),
     ("tasks/flan2021/", "the FLAN 2021 collection, one module per cluster"),
+    ("tasks/benchmarks/", "held-out benchmarks (MMLU, BIG-Bench Hard) read "
+     "from your local copies"),
     ("gin/", "models/ (sizes), runs/ (finetune, eval, infer, demo, "
      "flan2021_*), hardware/ (meshes), plan/"),
     ("scripts/", "thin entry points: parse flags, load gin, call one "

@@ -72,15 +72,18 @@ def start_gin_script(argv: Sequence[str],
 
 def run_gin_script(main: Callable[[Sequence[str]], None]) -> None:
   """`absl.app.run` for the gin scripts: gin flag parsing, and a task or
-  mixture name that nothing registered reported as a usage error (its
-  message names the closest registered names), without a traceback."""
+  mixture name that nothing registered (the message names the closest
+  registered names) or a local benchmark copy that is missing reported as
+  a usage error, without a traceback."""
   from flan_jax.cli import gin_config  # pylint: disable=g-import-not-at-top
 
   def main_reporting_unknown_names(argv):
+    from flan_jax.data import local_files  # pylint: disable=g-import-not-at-top
     from flan_jax.data import registry  # pylint: disable=g-import-not-at-top
     try:
       main(argv)
-    except registry.UnknownTaskOrMixtureError as e:
+    except (registry.UnknownTaskOrMixtureError,
+            local_files.LocalDataMissingError) as e:
       # gin appends "In call to configurable ..." lines; the first says it.
       raise app.UsageError(str(e).splitlines()[0]) from e
 

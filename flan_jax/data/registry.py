@@ -31,6 +31,7 @@ from typing import Callable, Mapping, Sequence
 import seqio
 import tensorflow as tf
 
+from flan_jax.data import local_files
 from flan_jax.data import metrics as metrics_lib
 from flan_jax.data import rank_classification
 from flan_jax.data import templates as templates_lib
@@ -182,6 +183,8 @@ def output_features(vocabulary: seqio.Vocabulary | None = None
 
 
 def _source_element_spec(source: seqio.DataSource):
+  if isinstance(source, local_files.LocalFileSource):
+    return source.element_spec  # the user's files may not be there yet
   split = list(source.splits)[0]
   try:
     return source.get_dataset(split=split, shuffle=False).element_spec
