@@ -26,9 +26,12 @@ CORE = [
 ]
 
 EXTRAS = {
-    # pytest plus what the tests of every layer need.
+    # pytest plus what the tests of every layer need (lm-eval and
+    # accelerate: the harness backend is checked against the harness's own
+    # Hugging Face backend, which imports accelerate).
     "test": ["pytest>=8", "pytest-xdist>=3", "transformers>=5,<6",
-             "safetensors>=0.6", "tokenizers>=0.22", "torch==2.13.0"],
+             "safetensors>=0.6", "tokenizers>=0.22", "torch==2.13.0",
+             "lm-eval>=0.4.13,<0.5", "accelerate>=0.26"],
     # Hugging Face interop (scripts/convert_hf.py, scripts/export_hf.py,
     # tokenizer.json vocabularies). torch is only used by the parity tests;
     # pin the CPU build here so pip does not pull CUDA wheels.
