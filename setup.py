@@ -26,12 +26,14 @@ CORE = [
 ]
 
 EXTRAS = {
-    # pytest plus what the tests of every layer need (lm-eval and
-    # accelerate: the harness backend is checked against the harness's own
-    # Hugging Face backend, which imports accelerate).
+    # pytest plus what the tests of every layer need (and the benchmark
+    # extra's requirements: tests/test_extras.py checks its imports).
     "test": ["pytest>=8", "pytest-xdist>=3", "transformers>=5,<6",
              "safetensors>=0.6", "tokenizers>=0.22", "torch==2.13.0",
-             "lm-eval>=0.4.13,<0.5", "accelerate>=0.26"],
+             "lm-eval[hf]>=0.4.13,<0.5", "datasets>=3,<6"],
+    # Pre-rendered Flan 2022 submixes (JSONL / Parquet / save_to_disk
+    # directories), read with Hugging Face datasets; nothing is downloaded.
+    "flan2022": ["datasets>=3,<6"],
     # Hugging Face interop (scripts/convert_hf.py, scripts/export_hf.py,
     # tokenizer.json vocabularies). torch is only used by the parity tests;
     # pin the CPU build here so pip does not pull CUDA wheels.
@@ -40,9 +42,12 @@ EXTRAS = {
     # NVIDIA GPUs: JAX's CUDA 12 wheels (replace the CPU jaxlib).
     "gpu": ["jax[cuda12]>=0.10,<0.11"],
     # benchmarks/score_vs_lm_eval.py: agreement and speed against
-    # lm-evaluation-harness's Hugging Face backend.
-    # (lm-eval pulls in torch: install the CPU wheel first on a CPU machine.)
-    "benchmark": ["lm-eval>=0.4.13,<0.5", "transformers>=4.40"],
+    # lm-evaluation-harness's Hugging Face backend. lm-eval's "hf" extra
+    # brings what that backend imports (accelerate, peft, torch: pinned to
+    # the CPU build here); the rest converts the model and builds the tiny
+    # one and its tokenizer.
+    "benchmark": ["lm-eval[hf]>=0.4.13,<0.5", "transformers>=5,<6",
+                  "safetensors>=0.6", "tokenizers>=0.22", "torch==2.13.0"],
     # Cloud TPU VMs.
     "tpu": ["jax[tpu]>=0.10,<0.11"],
 }

@@ -13,6 +13,16 @@ float32 matmul on CPU).
 
 The machine's load matters: on a shared machine run it when idle, and read
 the printed load average.
+
+    python benchmarks/train_throughput.py --gin_model=llama_1b --fsdp \
+        --batch=8 --length=2048
+
+times flan_jax alone on a gin/models/ config in that file's dtype (llama_1b:
+bfloat16) with parameters fully sharded over every device (FSDP), on
+whatever devices JAX finds (a GPU or TPU when there is one), and prints its
+MFU against the device's peak from the table in flan_jax/train/mfu.py.
+`--gin=DecoderConfig.num_layers=2` (repeatable) shrinks a config for a
+quick run on CPU.
 """
 
 from __future__ import annotations
@@ -87,6 +97,77 @@ def flan_jax_step(batch):
   return model, step
 
 
+def gin_model_step(name: str, bindings, batch_size: int, length: int,
+                   fsdp: bool):
+  """flan_jax's train step on gin/models/<name>.gin with a random batch."""
+  from flan_jax.cli import gin_config  # pylint: disable=g-import-not-at-top
+  from flan_jax.parallel import partitioning  # pylint: disable=g-import-not-at-top
+  from flan_jax.train import optimizers  # pylint: disable=g-import-not-at-top
+  from flan_jax.train import train_state  # pylint: disable=g-import-not-at-top
+
+  gin_config.parse_gin(
+      [os.path.join(gin_config.REPO_GIN_DIR, "models", f"{name}.gin")],
+      bindings)
+  model = gin_config.model_macro()
+  partitioner = partitioning.Partitioner(fsdp=fsdp)
+  lengths = {"inputs": length // 2, "targets": length - length // 2}
+  shapes = train_state.model_input_shapes(model.feature_converter(pack=True),
+                                          lengths, batch_size)
+  rng = np.random.default_rng(0)
+  batch = {}
+  for feature, shape in shapes.items():  # one example per row, all real
+    if feature.endswith("_tokens"):
+      batch[feature] = rng.integers(2, model.config.vocab_size, shape,
+                                    np.int32)
+    elif feature.endswith("_positions"):
+      batch[feature] = np.broadcast_to(np.arange(shape[1], dtype=np.int32),
+                                       shape).copy()
+    elif feature == "decoder_causal_attention":
+      batch[feature] = np.zeros(shape, np.int32)
+    else:  # segment ids, loss weights
+      batch[feature] = np.ones(shape, np.int32)
+  optimizer = optimizers.make_optimizer(name="adamw",
+                                        learning_rate=LEARNING_RATE)
+  state, shardings, tx = train_state.initial_state(model, optimizer,
+                                                   partitioner, shapes, 0)
+  step_fn = train_state.jit_train_step(
+      train_state.make_train_step(model, tx, 0), shardings, partitioner)
+  holder = {"state": state}
+  with partitioner.context():
+    global_batch = partitioner.global_batch(batch)
+
+  def step():
+    with partitioner.context():
+      holder["state"], metrics = step_fn(holder["state"], global_batch)
+    metrics["loss"].block_until_ready()
+
+  return model, shapes, step
+
+
+def gin_model_main(args) -> None:
+  from flan_jax.train import mfu  # pylint: disable=g-import-not-at-top
+  device = jax.devices()[0]
+  print(f"device: {device.device_kind} x{jax.device_count()}, "
+        f"cpus: {os.cpu_count()}, load average before: "
+        f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+  model, shapes, step = gin_model_step(args.gin_model, args.gin, args.batch,
+                                       args.length, args.fsdp)
+  seconds = time_steps(step, args.steps, args.warmup)
+  flops = model.train_flops(shapes)
+  peak, source = mfu.peak_flops_per_device(str(model.compute_dtype))
+  tokens = args.batch * args.length
+  print(f"config: gin/models/{args.gin_model}.gin {list(args.gin)}, "
+        f"{model.num_params / 1e9:.2f}B parameters, {model.compute_dtype}, "
+        f"batch {args.batch} x {args.length} tokens, FSDP {args.fsdp}, "
+        f"AdamW; median of {args.steps} steps after {args.warmup} warm-up")
+  print(f"flan_jax: {seconds * 1000:.1f} ms/step, {tokens / seconds:,.0f} "
+        f"tokens/s, {flops / seconds / 1e12:.2f} model TFLOP/s; peak "
+        f"{peak / 1e12:.3g} TFLOP/s per device ({source}); MFU "
+        f"{100 * mfu.mfu(flops, seconds, jax.device_count(), peak):.1f}%")
+  print(f"load average after: "
+        f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
 def torch_step(batch):
   """transformers' T5ForConditionalGeneration, same shape, torch AdamW."""
   import torch  # pylint: disable=g-import-not-at-top
@@ -120,7 +201,17 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--steps", type=int, default=5)
   parser.add_argument("--warmup", type=int, default=2)
+  parser.add_argument("--gin_model", default=None,
+                      help="time flan_jax alone on gin/models/<name>.gin")
+  parser.add_argument("--gin", action="append", default=[],
+                      help="a gin binding for --gin_model (repeatable)")
+  parser.add_argument("--batch", type=int, default=8)
+  parser.add_argument("--length", type=int, default=2048)
+  parser.add_argument("--fsdp", action="store_true")
   args = parser.parse_args()
+  if args.gin_model:
+    gin_model_main(args)
+    return
   from flan_jax.train import mfu  # pylint: disable=g-import-not-at-top
 
   batch = random_batch()

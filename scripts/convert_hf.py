@@ -11,19 +11,20 @@ T5 v1.1 / FLAN-T5 / mT5, Llama, Mistral or Qwen2 model and writes
     OUTPUT_DIR/model.gin       the model config that reproduces it (MODEL)
     OUTPUT_DIR/tokenizer/      spiece.model / tokenizer.json, if present
 
-Every tensor is checked against config.json first; any problem stops with one
-line naming the tensor or field, and OUTPUT_DIR is then never created.
+config.json is read as transformers 5 reads it; a field that would make the
+converted model compute other logits (an unsupported RoPE type, per-layer
+windows, a non-gated T5 MLP, an unknown field) is refused. Every tensor is
+checked against config.json first; any problem stops with one line naming
+the tensor or field, and OUTPUT_DIR is then never created.
 """
 
 from flan_jax.cli import startup  # sets up TF logging before TensorFlow loads
 
-import sys
 
 from absl import app
 from absl import flags
 
 from flan_jax.checkpoints import hf_conversion
-from flan_jax.models import hf_config
 
 _HF_DIR = flags.DEFINE_string("hf_dir", None, "Hugging Face model directory.",
                               required=True)
@@ -45,13 +46,9 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   startup.setup_logging()
-  try:
-    checkpoint = hf_conversion.convert_to_checkpoint(
-        _HF_DIR.value, _OUTPUT_DIR.value, overwrite=_OVERWRITE.value,
-        dtype=_DTYPE.value, scan_layers=_SCAN.value,
-        remat_policy=_REMAT.value)
-  except (hf_config.HfConversionError, FileNotFoundError) as e:
-    sys.exit(f"convert_hf: {e}")
+  checkpoint = hf_conversion.convert_to_checkpoint(
+      _HF_DIR.value, _OUTPUT_DIR.value, overwrite=_OVERWRITE.value,
+      dtype=_DTYPE.value, scan_layers=_SCAN.value, remat_policy=_REMAT.value)
   print(f"checkpoint: {checkpoint}\n"
         f"model gin:  {_OUTPUT_DIR.value}/model.gin\n"
         f"train with: --gin_file={_OUTPUT_DIR.value}/model.gin "
@@ -59,4 +56,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  startup.run_script(main)

@@ -41,16 +41,12 @@ def main(argv):
   startup.import_modules()
   model_dir = os.path.abspath(_MODEL_DIR.value)
   gin_files = flags.FLAGS.gin_file or ["runs/demo.gin"]
-  try:
-    gin_config.parse_gin(
-        gin_files,
-        [f"MODEL_DIR = '{model_dir}'", *flags.FLAGS.gin_bindings],
-        flags.FLAGS.gin_search_paths)
-  except ValueError as e:  # a bad binding or file: the message, no traceback
-    raise app.UsageError(str(e)) from e
-  gin_config.write_config(model_dir)
+  gin_config.parse_gin(
+      gin_files, [f"MODEL_DIR = '{model_dir}'", *flags.FLAGS.gin_bindings],
+      flags.FLAGS.gin_search_paths)
+  config_text = gin_config.config_text()
 
-  result = gin_config.train()
+  result = gin_config.train(config_text=config_text)
   trained_at = time.perf_counter()
   runs = []
   for label, step in (("base (step 0)", 0),
@@ -58,6 +54,7 @@ def main(argv):
     log.info("zero-shot evaluation of %s", label)
     runs.append(gin_config.evaluate(
         step=step, output_dir=os.path.join(model_dir, "eval", f"step_{step}"),
+        config_text=config_text,
         tensorboard_dir=os.path.join(model_dir, "eval", "tensorboard")))
   finished = time.perf_counter()
 

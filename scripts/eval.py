@@ -47,15 +47,16 @@ def main(argv):
   startup.start_gin_script(argv, before_modules=start_multihost)
   output_dir = gin_config.query("evaluate.output_dir")
   checkpoint = gin_config.query("evaluate.checkpoint")
-  gin_config.write_config(output_dir, "eval_config.gin")
+  config_text = gin_config.config_text()
   if isinstance(checkpoint, str) and not _ALL_STEPS.value:
-    runs = [gin_config.evaluate()]
+    runs = [gin_config.evaluate(config_text=config_text)]
   else:
     runs = []
     for directory, step, out in job.checkpoints_to_evaluate(
         checkpoint, output_dir, all_steps=_ALL_STEPS.value):
       runs.append(gin_config.evaluate(
           checkpoint=directory, step=step, output_dir=out,
+          config_text=config_text,
           tensorboard_dir=os.path.join(os.path.dirname(out), "tensorboard")))
   for results in runs:
     if results is not None:  # None: other hosts still finishing

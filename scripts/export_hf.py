@@ -5,7 +5,8 @@ r"""Export a flan_jax checkpoint as a Hugging Face model directory.
         --tokenizer_dir=/ckpt/flan-t5-base/tokenizer --output_dir=/export/tuned
 
 --gin_file gives the MODEL the checkpoint was trained with (a gin/models/ file
-or the model.gin written by convert_hf.py). The output holds config.json,
+or the model.gin written by convert_hf.py). The output holds config.json
+(with the fields transformers 5 reads, e.g. T5's scale_decoder_outputs),
 model.safetensors (float32) and the tokenizer files found in --tokenizer_dir;
 `transformers.AutoModel*.from_pretrained(OUTPUT_DIR)` loads it. The directory
 is written under a temporary name and renamed when complete.
@@ -13,13 +14,10 @@ is written under a temporary name and renamed when complete.
 
 from flan_jax.cli import startup  # sets up TF logging before TensorFlow loads
 
-import sys
-
 from absl import flags
 
 from flan_jax.checkpoints import hf_conversion
 from flan_jax.cli import gin_config
-from flan_jax.models import hf_config
 
 _CHECKPOINT = flags.DEFINE_string(
     "checkpoint", None, "Checkpoint step directory "
@@ -36,12 +34,9 @@ _OVERWRITE = flags.DEFINE_bool("overwrite", False,
 def main(argv):
   startup.start_gin_script(argv)
   model = gin_config.model_macro()
-  try:
-    out = hf_conversion.export_checkpoint(model, _CHECKPOINT.value, _OUTPUT_DIR.value,
-                               tokenizer_dir=_TOKENIZER_DIR.value,
-                               overwrite=_OVERWRITE.value)
-  except hf_config.HfConversionError as e:
-    sys.exit(f"export_hf: {e}")
+  out = hf_conversion.export_checkpoint(
+      model, _CHECKPOINT.value, _OUTPUT_DIR.value,
+      tokenizer_dir=_TOKENIZER_DIR.value, overwrite=_OVERWRITE.value)
   print(f"exported {_CHECKPOINT.value} to {out}")
 
 

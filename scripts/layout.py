@@ -25,15 +25,17 @@ PACKAGE_ORDER = ("data", "models", "train", "evaluation", "parallel",
 OTHER_FOLDERS = (
     ("tasks/demo/", "the built-in demo suite (generated datasets, no download)"),
     ("tasks/flan2021/", "the FLAN 2021 collection, one module per cluster"),
+    ("tasks/flan2022/", "the Flan 2022 Collection: template types, CoT, "
+     "pre-rendered submixes"),
     ("tasks/benchmarks/", "held-out benchmarks (MMLU, BIG-Bench Hard) read "
      "from your local copies"),
     ("gin/", "models/ (sizes), runs/ (finetune, eval, infer, demo, "
-     "flan2021_*), hardware/ (meshes), plan/"),
+     "flan2021_*, flan2022_*, task_data), hardware/ (meshes), plan/"),
     ("scripts/", "thin entry points: parse flags, load gin, call one "
      "library function"),
     ("benchmarks/", "measurements that print figures (not tests)"),
     ("docs/", "design.md (the map this layout follows), "
-     "flan2021_catalogue.md"),
+     "flan2021_catalogue.md, flan2022.md"),
     ("tests/", "pytest, mirroring flan_jax/ and tasks/ "
      "(`-m \"not slow\"` skips the few multi-minute tests)"),
 )
@@ -54,6 +56,9 @@ def layout() -> str:
     raise SystemExit(f"layout: flan_jax/ packages {sorted(found)} differ from "
                      f"PACKAGE_ORDER {sorted(PACKAGE_ORDER)}; place new "
                      "packages in scripts/layout.py")
+  for module in sorted((REPO / "flan_jax").glob("*.py")):
+    if module.name != "__init__.py":  # shared by every stage
+      rows.append((f"  {module.name}", _summary(module)))
   for package in (REPO / "flan_jax" / name for name in PACKAGE_ORDER):
     rows.append((f"  {package.name}/", _summary(package / "__init__.py")))
     for module in sorted(package.glob("*.py")):

@@ -13,6 +13,8 @@ Writes report.md (tables, figures embedded), clusters.png, templates.png and,
 with --num_clusters, held_out_vs_clusters.png.
 """
 
+from flan_jax.cli import startup  # sets up TF logging before TensorFlow loads
+
 import json
 import os
 import sys
@@ -33,18 +35,20 @@ _OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where to write.",
                                   required=True)
 
 
-class ReportError(ValueError):
-  pass
-
-
 def _load(path: str):
   if os.path.isdir(path):
     path = os.path.join(path, "results.json")
   if not os.path.exists(path):
-    raise ReportError(f"{path} does not exist; pass results.json files or "
-                      "the eval output directories holding them")
-  with open(path) as f:
-    return json.load(f)
+    raise reports.ReportError(
+        f"--results: {path} does not exist: pass results.json files or the "
+        "eval output directories holding them")
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except ValueError as e:
+    raise reports.ReportError(
+        f"--results: {path} is not a results.json ({e}): pass the files an "
+        "eval job wrote") from None
 
 
 def main(argv):
@@ -53,8 +57,12 @@ def main(argv):
   runs = [_load(p) for p in _RESULTS.value]
   labels = _LABELS.value or [
       os.path.basename(os.path.normpath(p)) for p in _RESULTS.value]
-  num_clusters = ([int(n) for n in _NUM_CLUSTERS.value]
-                  if _NUM_CLUSTERS.value else None)
+  try:
+    num_clusters = ([int(n) for n in _NUM_CLUSTERS.value]
+                    if _NUM_CLUSTERS.value else None)
+  except ValueError:
+    raise app.UsageError(f"--num_clusters={','.join(_NUM_CLUSTERS.value)}: "
+                         "give whole numbers, e.g. 1,2,3") from None
   files = reports.write_report(runs, labels, _OUTPUT_DIR.value,
                                num_clusters=num_clusters)
   for name, path in files.items():
@@ -64,7 +72,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  try:
-    app.run(main)
-  except (ReportError, ValueError) as e:
-    sys.exit(f"report: {e}")
+  startup.run_script(main)

@@ -38,12 +38,9 @@ def main(argv):
   startup.start_gin_script(argv, before_modules=lambda: distributed.initialize(
       _COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value))
   model_dir = gin_config.query("train.model_dir")
-  import jax  # pylint: disable=g-import-not-at-top
-  if jax.process_index() == 0:
-    gin_config.write_config(model_dir)
   log = logging.getLogger("flan_jax")
   try:
-    result = gin_config.train()
+    result = gin_config.train(config_text=gin_config.config_text())
   except trainer.NonFiniteLossError as e:
     log.error("%s", e)
     sys.exit(3)

@@ -1,8 +1,13 @@
 """Tiny random Hugging Face models written to disk the way the hub ships them.
 
-Built with transformers and the local CPU torch (no downloads). Each writer
-saves config.json + model.safetensors from the model's state dict (tied
-copies dropped, as `save_pretrained` does) and returns the directory.
+Built with transformers and the local CPU torch (no downloads). Two writers:
+
+    write_model      config.json + model.safetensors from the state dict,
+                     in the layout of files saved by transformers 4 (T5 v1.1
+                     with `tie_word_embeddings: false` and its own lm_head)
+    save_pretrained  the files transformers 5's own `save_pretrained` writes
+                     (its config.json fields, e.g. T5's
+                     `scale_decoder_outputs`), in float32 or bfloat16
 """
 
 import json
@@ -51,6 +56,7 @@ DECODER_CONFIGS = {
 
 _CLASSES = {
     "t5": (transformers.T5Config, transformers.T5ForConditionalGeneration),
+    "mt5": (transformers.MT5Config, transformers.MT5ForConditionalGeneration),
     "llama": (transformers.LlamaConfig, transformers.LlamaForCausalLM),
     "qwen2": (transformers.Qwen2Config, transformers.Qwen2ForCausalLM),
     "mistral": (transformers.MistralConfig, transformers.MistralForCausalLM),
@@ -110,3 +116,24 @@ def load_reference(directory, model_type):
   model_cls = _CLASSES[model_type][1]
   return model_cls.from_pretrained(directory, dtype=torch.float32,
                                    attn_implementation="eager").eval()
+
+
+def save_pretrained(directory, model_type, config_kwargs, *, seed=0,
+                    dtype=torch.float32, source_dir=None):
+  """Writes a random model with transformers' `save_pretrained` in `dtype`.
+
+  With `source_dir`, the model is instead the one `from_pretrained` reads
+  from there (e.g. a `write_model` T5 v1.1 with its own lm_head: the file
+  transformers 5 writes when re-saving a FLAN-T5 from the hub).
+  Returns the config.json dict written.
+  """
+  if source_dir is not None:
+    model = load_reference(source_dir, model_type)
+  else:
+    torch.manual_seed(seed)
+    config_cls, model_cls = _CLASSES[model_type]
+    model = model_cls(config_cls(**config_kwargs)).eval()
+    _randomise(model, seed)
+  model.to(dtype).save_pretrained(directory)
+  with open(os.path.join(directory, "config.json")) as f:
+    return json.load(f)

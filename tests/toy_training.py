@@ -67,11 +67,13 @@ def tiny_optimizer(learning_rate: float = 3e-3, name: str = "adafactor",
 def run(model_dir: str, steps: int, mesh_shape=None, batch_size: int = 8,
         mixture: str = "toy:train:all", learning_rate: float = 3e-3,
         fsdp: bool = False, optimizer: str = "adafactor",
-        checkpoint_every_steps: int | None = None, **train_kwargs):
+        checkpoint_every_steps: int | None = None, model=None,
+        **train_kwargs):
   partitioner = partitioning.Partitioner(
       mesh_shape=mesh_shape or {"data": -1, "model": 1}, fsdp=fsdp)
   return trainer.train(
-      model=tiny_model(), mixture_or_task_name=mixture, model_dir=model_dir,
+      model=model or tiny_model(), mixture_or_task_name=mixture,
+      model_dir=model_dir,
       num_train_steps=steps, batch_size=batch_size,
       task_feature_lengths=LENGTHS, partitioner=partitioner,
       optimizer=tiny_optimizer(learning_rate, optimizer),

@@ -10,9 +10,21 @@ Items of a training checkpoint:
 Saving is asynchronous and atomic: orbax writes into a temporary directory
 and renames it to ``<step>`` only when every item is complete, so a save cut
 short (SIGKILL, lost host) never looks finished and is cleaned up on the next
-start. `restore_latest` goes further: a finished-looking checkpoint that
-cannot be read (a truncated or damaged file) is moved aside to
-``<step>.corrupt`` with a warning and the previous one is restored.
+start. A background save that fails is not skipped: the next `save` (or
+`wait`) raises `CheckpointSaveError`, so a run never goes on with a step
+missing.
+
+Restoring tells two failures apart:
+
+    mismatch   the checkpoint is whole but does not fit what it is restored
+               into (a parameter's shape or dtype, a missing or extra
+               parameter): another model gin, another optimizer. Found from
+               the checkpoint's metadata before any array is read; raises
+               `CheckpointMismatchError` naming the first difference, and
+               nothing is written, renamed or deleted.
+    damage     the checkpoint cannot be read (missing or truncated files).
+               `restore_latest` moves it aside to ``<step>.corrupt-<time>``
+               with a warning and restores the previous one.
 
 Retention: keep the newest `max_to_keep`, and additionally every step that is
 a multiple of `keep_period` (e.g. keep the last 3, plus every 10,000 steps).
@@ -26,14 +38,29 @@ import time
 from typing import Any
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
+
+from flan_jax import errors
 
 log = logging.getLogger("flan_jax")
 
 
-class CheckpointNotFoundError(FileNotFoundError):
-  pass
+class CheckpointNotFoundError(errors.FlanJaxError, FileNotFoundError):
+  """No checkpoint where one was named."""
+
+
+class CheckpointMismatchError(errors.FlanJaxError, ValueError):
+  """A whole checkpoint that does not fit the configured model or optimizer."""
+
+
+class CheckpointDamagedError(RuntimeError):
+  """A checkpoint that cannot be read back (missing or truncated files)."""
+
+
+class CheckpointSaveError(errors.FlanJaxError, RuntimeError):
+  """A (background) save did not complete."""
 
 
 def _abstract(tree: Any) -> Any:
@@ -44,6 +71,50 @@ def _abstract(tree: Any) -> Any:
       tree)
 
 
+def _key_name(key) -> str:
+  for field in ("key", "name", "idx"):
+    if hasattr(key, field):
+      return str(getattr(key, field))
+  return str(key)
+
+
+def _named_leaves(tree: Any) -> dict[str, Any]:
+  return {"/".join(_key_name(k) for k in path): leaf
+          for path, leaf in jax.tree_util.tree_leaves_with_path(tree)}
+
+
+def first_difference(expected: Any, stored: Any) -> str | None:
+  """How `stored` (checkpoint metadata) fails to fit `expected`, or None.
+
+  Compares every leaf by its path: presence, shape and dtype.
+  """
+  want, have = _named_leaves(expected), _named_leaves(stored)
+  missing = sorted(want.keys() - have.keys())
+  extra = sorted(have.keys() - want.keys())
+  for name in sorted(want.keys() & have.keys()):
+    w, h = want[name], have[name]
+    if tuple(w.shape) != tuple(h.shape):
+      return (f"{name} has shape {tuple(h.shape)} in the checkpoint but "
+              f"{tuple(w.shape)} in the configured run")
+    if np.dtype(w.dtype) != np.dtype(h.dtype):
+      return (f"{name} has dtype {np.dtype(h.dtype)} in the checkpoint but "
+              f"{np.dtype(w.dtype)} in the configured run")
+  if missing:
+    return (f"{missing[0]} is not in the checkpoint ({len(missing)} of the "
+            f"configured run's arrays are missing)")
+  if extra:
+    return (f"the checkpoint has {extra[0]}, which the configured run does "
+            f"not ({len(extra)} extra arrays)")
+  return None
+
+
+_LIKELY_CAUSE = {
+    "params": "it was written by another model (check the model gin, MODEL)",
+    "opt_state": "it was written with another optimizer or optimizer "
+                 "settings (check make_optimizer)",
+}
+
+
 class Checkpointer:
   """Saves and restores trainer state under one directory."""
 
@@ -52,14 +123,19 @@ class Checkpointer:
                read_only: bool = False, async_save: bool = True):
     self.directory = os.path.abspath(directory)
     self._read_only = read_only
+    self._unconfirmed: int | None = None  # the last save, maybe in flight
     options = ocp.CheckpointManagerOptions(
         save_interval_steps=save_interval_steps, max_to_keep=max_to_keep,
         keep_period=keep_period, create=not read_only, read_only=read_only,
         cleanup_tmp_directories=not read_only,
         enable_async_checkpointing=async_save)
+    # Handlers named up front, so that a fresh manager (a restarted run, an
+    # eval job) can read each item's metadata before restoring anything.
     self._manager = ocp.CheckpointManager(
-        self.directory, options=options,
-        item_names=("params", "opt_state", "meta"))
+        self.directory, options=options, item_handlers={
+            "params": ocp.StandardCheckpointHandler(),
+            "opt_state": ocp.StandardCheckpointHandler(),
+            "meta": ocp.JsonCheckpointHandler()})
 
   def latest_step(self) -> int | None:
     return self._manager.latest_step()
@@ -67,69 +143,158 @@ class Checkpointer:
   def all_steps(self) -> list[int]:
     return sorted(self._manager.all_steps())
 
+  def step_directory(self, step: int) -> str:
+    return os.path.join(self.directory, str(step))
+
+  # ---- saving ---------------------------------------------------------------
+
   def save(self, step: int, params: Any, opt_state: Any,
            meta: dict[str, Any] | None = None, *, force: bool = False) -> bool:
+    self._confirm_saved()
     meta = {"step": int(step), **(meta or {})}
-    return self._manager.save(
+    saved = self._manager.save(
         step,
         args=ocp.args.Composite(
             params=ocp.args.StandardSave(params),
             opt_state=ocp.args.StandardSave(opt_state),
             meta=ocp.args.JsonSave(meta)),
         force=force)
+    if saved:
+      self._unconfirmed = step
+    return saved
 
   def save_params(self, step: int, params: Any,
                   meta: dict[str, Any] | None = None) -> None:
     """A parameters-only checkpoint (no optimizer state), e.g. converted
     weights: `train.initial_checkpoint` and eval jobs read it."""
+    self._confirm_saved()
     meta = {"step": int(step), **(meta or {})}
     self._manager.save(step, args=ocp.args.Composite(
         params=ocp.args.StandardSave(params), meta=ocp.args.JsonSave(meta)),
                        force=True)
+    self._unconfirmed = step
+
+  def _confirm_saved(self) -> None:
+    """Raises if the previous save did not end as a finished checkpoint.
+
+    orbax logs a failed background commit and skips its finalisation; a run
+    that went on would silently lack that step.
+    """
+    if self._unconfirmed is None:
+      return
+    step, self._unconfirmed = self._unconfirmed, None
+    try:
+      self._manager.wait_until_finished()
+      self._manager.check_for_errors()
+    except Exception as e:  # pylint: disable=broad-except
+      raise CheckpointSaveError(self._save_failed(step, e)) from e
+    if not os.path.isdir(os.path.join(self.step_directory(step), "params")):
+      raise CheckpointSaveError(self._save_failed(step, None))
+
+  def _save_failed(self, step: int, cause: Exception | None) -> str:
+    why = (f"{type(cause).__name__}: {str(cause).splitlines()[0]}"
+           if cause is not None and str(cause) else "it was not finalised "
+           "(see the log above)")
+    return (f"saving checkpoint step {step} in {self.directory} failed ({why})"
+            f": the run stopped so that no step goes missing: fix the storage "
+            f"and re-run the same command to resume from the newest "
+            f"checkpoint")
+
+  # ---- restoring --------------------------------------------------------------
+
+  def check_fits(self, step: int, params_like: Any,
+                 opt_state_like: Any | None) -> None:
+    """Raises CheckpointMismatchError (does not fit) or CheckpointDamagedError
+    (metadata unreadable) before any array is read."""
+    try:
+      stored = self._manager.item_metadata(step)
+    except Exception as e:  # pylint: disable=broad-except
+      raise CheckpointDamagedError(
+          f"metadata of checkpoint {step} unreadable: {e}") from e
+    items = {"params": params_like}
+    if opt_state_like is not None:
+      items["opt_state"] = opt_state_like
+    for item, like in items.items():
+      if stored.get(item) is None:
+        raise CheckpointDamagedError(
+            f"checkpoint {step} has no readable {item} metadata")
+      difference = first_difference(like, stored[item])
+      if difference is not None:
+        raise CheckpointMismatchError(
+            f"checkpoint {self.step_directory(step)} does not fit the "
+            f"configured run: {item} {difference}: "
+            f"{_LIKELY_CAUSE[item]}; restore it with the settings that "
+            f"wrote it, or train into a new MODEL_DIR")
+
+  def check_latest_fits(self, params_like: Any, opt_state_like: Any | None
+                        ) -> None:
+    """Raises CheckpointMismatchError if the newest readable checkpoint does
+    not fit; cheap (metadata only), so a run can check before it builds its
+    state. Damaged checkpoints are left for `restore_latest` to set aside."""
+    for step in reversed(self.all_steps()):
+      self._require_optimizer_state(step, opt_state_like)
+      try:
+        self.check_fits(step, params_like, opt_state_like)
+        return
+      except CheckpointDamagedError:
+        continue
+
+  def _require_optimizer_state(self, step: int, opt_state_like: Any) -> None:
+    step_dir = self.step_directory(step)
+    if opt_state_like is not None and not os.path.isdir(
+        os.path.join(step_dir, "opt_state")):
+      # Not damage: a parameters-only checkpoint (e.g. converted from
+      # Hugging Face) is a starting point, not a run to resume.
+      raise CheckpointMismatchError(
+          f"checkpoint {step_dir} holds parameters only (no optimizer "
+          f"state), so a run cannot resume from it: start from it with "
+          f"train.initial_checkpoint='{step_dir}' and a new MODEL_DIR")
 
   def restore(self, step: int, params_like: Any, opt_state_like: Any | None
               ) -> tuple[Any, Any, dict[str, Any]]:
     """Restores into the shapes, dtypes and shardings of the `*_like` trees.
 
-    Pass `opt_state_like=None` to read parameters only.
+    Pass `opt_state_like=None` to read parameters only. Raises
+    CheckpointMismatchError when the checkpoint does not fit them, and
+    CheckpointDamagedError when it cannot be read.
     """
     self._require(step)
+    self.check_fits(step, params_like, opt_state_like)
     items = {
         "params": ocp.args.StandardRestore(_abstract(params_like)),
         "meta": ocp.args.JsonRestore(),
     }
     if opt_state_like is not None:
       items["opt_state"] = ocp.args.StandardRestore(_abstract(opt_state_like))
-    restored = self._manager.restore(step, args=ocp.args.Composite(**items))
+    try:
+      restored = self._manager.restore(step, args=ocp.args.Composite(**items))
+    except Exception as e:  # pylint: disable=broad-except
+      raise CheckpointDamagedError(
+          f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+      ) from e
     if restored["meta"] is None or restored["params"] is None:
-      raise ValueError(f"checkpoint {step} in {self.directory} is incomplete")
+      raise CheckpointDamagedError(
+          f"checkpoint {step} in {self.directory} is incomplete")
     return restored["params"], restored.get("opt_state"), restored["meta"]
 
   def restore_latest(self, params_like: Any, opt_state_like: Any | None
                      ) -> tuple[int, Any, Any, dict[str, Any]] | None:
     """The newest checkpoint that reads back whole, or None if there is none.
 
-    A checkpoint that fails to restore is renamed `<step>.corrupt` (so it is
+    A damaged checkpoint is renamed `<step>.corrupt-<time>` (so it is
     neither retried nor overwritten by the resumed run, and stays for
-    inspection) and the next older one is tried.
+    inspection) and the next older one is tried. A checkpoint that does not
+    fit (`CheckpointMismatchError`) stops the restore with nothing changed.
     """
     for step in reversed(self.all_steps()):
-      step_dir = os.path.join(self.directory, str(step))
-      if opt_state_like is not None and not os.path.isdir(
-          os.path.join(step_dir, "opt_state")):
-        # Not damage: a parameters-only checkpoint (e.g. converted from
-        # Hugging Face) is a starting point, not a run to resume.
-        raise ValueError(
-            f"checkpoint {step_dir} holds parameters only; start from it with "
-            f"train.initial_checkpoint='{step_dir}' and a new model_dir")
+      self._require_optimizer_state(step, opt_state_like)
       try:
         params, opt_state, meta = self.restore(step, params_like,
                                                opt_state_like)
-      except Exception as e:  # pylint: disable=broad-except
-        log.warning("checkpoint %d in %s cannot be restored (%s: %s); moving "
-                    "it aside and trying the previous one", step,
-                    self.directory, type(e).__name__, str(e).splitlines()[0]
-                    if str(e) else "")
+      except CheckpointDamagedError as e:
+        log.warning("checkpoint %d in %s cannot be restored (%s); moving it "
+                    "aside and trying the previous one", step,
+                    self.directory, e)
         self._quarantine(step)
         continue
       return step, params, opt_state, meta
@@ -137,9 +302,10 @@ class Checkpointer:
 
   def _quarantine(self, step: int) -> None:
     if self._read_only:
-      raise ValueError(f"checkpoint {step} in {self.directory} is unreadable")
+      raise CheckpointDamagedError(
+          f"checkpoint {step} in {self.directory} is unreadable")
     if jax.process_index() == 0:
-      source = os.path.join(self.directory, str(step))
+      source = self.step_directory(step)
       target = f"{source}.corrupt-{int(time.time())}"
       os.rename(source, target)
     if jax.process_count() > 1:
@@ -150,11 +316,11 @@ class Checkpointer:
     if step not in self._manager.all_steps():
       raise CheckpointNotFoundError(
           f"no checkpoint for step {step} in {self.directory} (found steps: "
-          f"{self.all_steps() or 'none'})")
+          f"{self.all_steps() or 'none'}): pass one of those steps")
 
   def wait(self) -> None:
-    """Blocks until asynchronous saves have finished."""
-    self._manager.wait_until_finished()
+    """Blocks until asynchronous saves have finished; raises if one failed."""
+    self._confirm_saved()
 
   def close(self) -> None:
     self._manager.close()

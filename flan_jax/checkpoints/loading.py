@@ -30,7 +30,9 @@ def checkpoint_steps(path: str) -> tuple[str, list[int]]:
   """(checkpoints directory, its steps) for a model, checkpoints or step dir."""
   path = os.path.abspath(path.rstrip("/"))
   if not os.path.isdir(path):
-    raise CheckpointNotFoundError(f"checkpoint path {path} does not exist")
+    raise CheckpointNotFoundError(
+        f"checkpoint path {path} does not exist: name a model dir, its "
+        f"checkpoints dir, or <model_dir>/checkpoints/<step>")
   head, tail = os.path.split(path)
   directory = path
   if tail.isdigit() and not os.path.isdir(os.path.join(path, "checkpoints")):
@@ -39,7 +41,9 @@ def checkpoint_steps(path: str) -> tuple[str, list[int]]:
     directory = os.path.join(path, "checkpoints")
   steps = Checkpointer(directory, read_only=True).all_steps()
   if not steps:
-    raise CheckpointNotFoundError(f"no checkpoints under {directory}")
+    raise CheckpointNotFoundError(
+        f"no checkpoints under {directory}: name the model dir of a run that "
+        f"has saved one")
   return directory, steps
 
 
@@ -55,7 +59,8 @@ def resolve_checkpoint(path: str, step: int | None = None) -> tuple[str, int]:
     return head, int(tail)
   if step is not None and step not in steps:
     raise CheckpointNotFoundError(
-        f"no checkpoint for step {step} under {directory} (found: {steps})")
+        f"no checkpoint for step {step} under {directory} (found: {steps}): "
+        f"pick one of those steps")
   return directory, steps[-1] if step is None else step
 
 

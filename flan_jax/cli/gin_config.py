@@ -10,7 +10,10 @@ Flags every script accepts::
 Names available in gin files (library code itself never imports gin)::
 
     train, evaluate, infer, EncoderDecoderModel, T5Config, DecoderOnlyModel,
-    DecoderConfig, Partitioner, make_optimizer, learning_rate_schedule
+    DecoderConfig, Partitioner, make_optimizer, learning_rate_schedule,
+    task_data (template set and local task data, applied right after gin is
+    parsed), training_mixture (a mixture name, with input inversion when
+    switched on)
 """
 
 from __future__ import annotations
@@ -20,11 +23,15 @@ import logging
 import os
 import pathlib
 import re
+import tokenize
 from typing import Sequence
 
 import gin
 from absl import flags
 
+from flan_jax import errors
+from flan_jax.data import mixtures
+from flan_jax.data import task_settings
 from flan_jax.evaluation import inference
 from flan_jax.evaluation import job
 from flan_jax.models import decoder
@@ -50,6 +57,9 @@ gin.external_configurable(partitioning.Partitioner, name="Partitioner")
 gin.external_configurable(optimizers.make_optimizer, name="make_optimizer")
 gin.external_configurable(optimizers.learning_rate_schedule,
                           name="learning_rate_schedule")
+task_data = gin.external_configurable(task_settings.configure,
+                                      name="task_data")
+gin.external_configurable(mixtures.training_mixture, name="training_mixture")
 
 _GIN_FILES = flags.DEFINE_multi_string(
     "gin_file", [], "Gin config files, searched in --gin_search_paths.")
@@ -73,7 +83,7 @@ def rewrite_gin_args(argv: Sequence[str]) -> list[str]:
     if match:
       rewritten.append(f"--gin_bindings={match.group(1)} = {match.group(2)}")
     elif arg.startswith("--gin.") and "=" not in arg:
-      raise ValueError(f"{arg}: gin flags need a value, e.g. {arg}=1")
+      raise errors.ConfigError(f"{arg}: gin flags need a value, e.g. {arg}=1")
     else:
       rewritten.append(arg)
   return rewritten
@@ -92,19 +102,83 @@ def parse_gin_flags(extra_bindings: Sequence[str] = ()) -> None:
 
 def parse_gin(gin_files: Sequence[str], bindings: Sequence[str] = (),
               search_paths: Sequence[str] = ()) -> None:
+  """Parses gin files and bindings; a mistake in them is a ConfigError."""
   for path in [*search_paths, REPO_GIN_DIR, os.getcwd()]:
     gin.add_config_file_search_path(path)
   if not gin_files:
-    raise ValueError("no --gin_file given; see README.md for examples")
+    raise errors.ConfigError("no --gin_file given: name a run, e.g. "
+                             "--gin_file=runs/demo.gin (see README.md)")
   # gin probes each file name as a Python package path first and logs an
   # ERROR for every miss; those lines are noise, real failures still raise.
   logging.disable(logging.ERROR)
   try:
     gin.parse_config_files_and_bindings(gin_files, bindings,
                                         finalize_config=True)
+  except errors.FlanJaxError:
+    raise  # e.g. an `import` in a gin file that failed with a clear error
+  except (OSError, SyntaxError, tokenize.TokenError, ValueError) as e:
+    raise errors.ConfigError(_gin_mistake(e, gin_files, bindings)) from None
   finally:
     logging.disable(logging.NOTSET)
   check_binding_macros(bindings)
+
+
+_UNBOUND_MACRO = re.compile(r"No bindings specified for '([^'/]+)/gin\.macro'")
+_BINDINGS_LINE = re.compile(r"In bindings string line (\d+)")
+
+
+def _gin_mistake(error: Exception, gin_files: Sequence[str],
+                 bindings: Sequence[str]) -> str:
+  """One line for what gin could not parse, naming the file or binding."""
+  text = str(error)
+  first = (text.strip().splitlines() or [type(error).__name__])[0]
+  first = first.rstrip(".")
+  if isinstance(error, OSError) and (match := _UNOPENED.search(text)):
+    return (f"gin file {match.group(1)} not found (searched the gin/ folder, "
+            f"the current folder and --gin_search_paths): give a file under "
+            f"gin/ (e.g. runs/demo.gin) or a path to one")
+  if match := _UNBOUND_MACRO.search(text):
+    return (f"gin macro %{match.group(1)} is used but never set: bind it in "
+            f"a gin file or with --gin.{match.group(1)}=...")
+  quoting = "strings need inner quotes, e.g. --gin.MODEL_DIR=\"'/tmp/run'\""
+  if isinstance(error, tokenize.TokenError):
+    line = error.args[1][0] if len(error.args) > 1 else "?"
+    return (f"gin file among {', '.join(gin_files)} does not parse "
+            f"({error.args[0]}, line {line}): close the bracket or quote")
+  binding = _failing_binding(error, text, bindings)
+  if isinstance(error, SyntaxError) and error.filename and not binding:
+    return (f"gin file {error.filename} line {error.lineno} does not parse "
+            f"({first}): fix that line; {quoting}")
+  subject = f"gin binding '{binding}'" if binding else "gin configuration"
+  if isinstance(error, SyntaxError):
+    return f"{subject} does not parse ({first}): {quoting}"
+  return (f"{subject}: {first}: check the name against gin/ and README.md "
+          f"(or --module for your own configurables)")
+
+
+_UNOPENED = re.compile(r"Unable to open file: (.*?)\. Searched config paths")
+
+
+def _failing_binding(error: Exception, text: str,
+                     bindings: Sequence[str]) -> str | None:
+  """The command-line binding gin's error points at, if it is one."""
+  line = None
+  if match := _BINDINGS_LINE.search(text):
+    line = int(match.group(1))
+  elif isinstance(error, SyntaxError) and not error.filename:
+    line = error.lineno
+  joined = "\n".join(bindings).splitlines()
+  if line is not None and 0 < line <= len(joined):
+    return joined[line - 1].strip()
+  return None
+
+
+def macro_bound_to(setting: str) -> str | None:
+  """The macro a configurable parameter is bound to ("TRAIN_STEPS" for
+  "train.num_train_steps" when a gin file says `= %TRAIN_STEPS`)."""
+  pattern = re.compile(rf"^{re.escape(setting)}\s*=\s*%(\w+)\s*$", re.M)
+  match = pattern.search(gin.config_str())
+  return match.group(1) if match else None
 
 
 _MACRO_BINDING = re.compile(r"\s*([A-Za-z_]\w*)\s*=")
@@ -126,8 +200,18 @@ def check_binding_macros(bindings: Sequence[str]) -> None:
     close = difflib.get_close_matches(name, sorted(used), n=3)
     hint = (f"did you mean {' or '.join(close)}?" if close else
             "the gin files use: " + ", ".join(sorted(used)))
-    raise ValueError(f"gin binding '{binding.strip()}' sets the macro {name}, "
-                     f"which no gin file or binding uses (%{name}); {hint}")
+    raise errors.ConfigError(
+        f"gin binding '{binding.strip()}' sets the macro {name}, which no gin "
+        f"file or binding uses (%{name}); {hint}")
+
+
+def apply_task_data() -> None:
+  """Applies the `task_data` bindings (TEMPLATE_SET, FLAN_CHECKOUT, ...).
+
+  Task modules are imported while gin is parsed; this re-registers what
+  those settings change. Wrong settings raise a one-line ValueError.
+  """
+  task_data()
 
 
 def model_macro():
@@ -138,19 +222,16 @@ def model_macro():
   return value
 
 
-def write_config(directory: str, name: str = "config.gin") -> str:
-  """Writes every gin binding in force, so a run can be reproduced."""
-  os.makedirs(directory, exist_ok=True)
-  path = os.path.join(directory, name)
-  with open(path, "w") as f:
-    f.write(gin.config_str())
-  return path
+def config_text() -> str:
+  """Every gin binding in force: what a run writes as its config.gin."""
+  return gin.config_str()
 
 
 def query(binding: str):
-  """The value bound to `binding` ("train.model_dir"), macros resolved."""
+  """The value bound to `binding` ("train.model_dir"): macros followed, and
+  an evaluated reference (`@training_mixture()`) called for its value."""
   value = gin.query_parameter(binding)
-  if (isinstance(value, gin.config.ConfigurableReference) and
-      value.configurable.name == "macro"):
+  if isinstance(value, gin.config.ConfigurableReference) and (
+      value.configurable.name == "macro" or value.evaluate):
     value = value.scoped_configurable_fn()  # follows macros of macros too
   return value

@@ -32,6 +32,7 @@ from typing import Any, Sequence
 
 import gin
 
+from flan_jax import errors
 from flan_jax.checkpoints import loading
 from flan_jax.cli import gin_config
 from flan_jax.cli import startup
@@ -45,7 +46,7 @@ DEFAULT_BATCH_SIZE = 64
 MODEL_ARGS = ("max_length", "max_gen_toks")
 
 
-class UsageError(ValueError):
+class UsageError(errors.FlanJaxError, ValueError):
   """A flag the user got wrong; printed as one line."""
 
 
@@ -140,6 +141,13 @@ def run_harness(harness_args: Sequence[str]) -> None:
     sys.argv = saved
 
 
+def _fail(error: Exception, status: int) -> int:
+  """`lm_eval_harness: <first line>` on stderr, as every script reports."""
+  lines = str(error).strip().splitlines()
+  print(f"lm_eval_harness: {lines[0] if lines else error}", file=sys.stderr)
+  return status
+
+
 def main(argv: Sequence[str]) -> int:
   """Runs the harness on a flan_jax checkpoint; returns the exit status."""
   if any(a in ("-h", "--help") for a in argv):
@@ -149,16 +157,13 @@ def main(argv: Sequence[str]) -> int:
     return 0
   try:
     ours, rest = split_args(argv)
+  except UsageError as e:
+    return _fail(e, startup.USAGE_STATUS)
+  try:
     startup.setup_logging()
     lm_eval_backend.register_builder(make_builder(ours))
-  except (UsageError, ValueError, FileNotFoundError) as e:
-    # A misspelt flag, gin binding or path: the message, no traceback.
-    print(f"lm_eval_harness.py: error: {str(e).splitlines()[0]}",
-          file=sys.stderr)
-    return 2
-  try:
     run_harness(rest)
-  except (UsageError, lm_eval_backend.BackendError) as e:
-    print(f"lm_eval_harness.py: error: {e}", file=sys.stderr)
-    return 2
+  except (errors.FlanJaxError, FileNotFoundError) as e:
+    # A misspelt path, gin binding or model argument: one line, no traceback.
+    return _fail(e, startup.MISTAKE_STATUS)
   return 0

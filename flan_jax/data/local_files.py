@@ -23,10 +23,12 @@ from typing import Callable, Mapping, Sequence
 import seqio
 import tensorflow as tf
 
+from flan_jax import errors
+
 Row = Mapping[str, str]
 
 
-class LocalDataMissingError(FileNotFoundError):
+class LocalDataMissingError(errors.FlanJaxError, FileNotFoundError):
   """A local dataset's files are not where the user said they are."""
 
 

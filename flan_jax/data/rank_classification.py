@@ -51,6 +51,7 @@ def expand_options(template: templates_lib.Template, answer_field: str):
 
   def expand(ds: tf.data.Dataset) -> tf.data.Dataset:
 
+    @tf.autograph.experimental.do_not_convert  # plain tf code
     def to_rows(idx, ex):
       options = ex[templates_lib.OPTIONS_FIELD]
       num_options = tf.shape(options)[0]

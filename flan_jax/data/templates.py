@@ -26,6 +26,8 @@ from typing import Mapping
 
 import tensorflow as tf
 
+from flan_jax import errors
+
 OPTIONS_SLOT = "options_"
 OPTIONS_FIELD = "options"
 OPTIONS_HEADER = "OPTIONS:"
@@ -33,7 +35,7 @@ OPTIONS_HEADER = "OPTIONS:"
 _FORMATTER = string.Formatter()
 
 
-class TemplateError(ValueError):
+class TemplateError(errors.FlanJaxError, ValueError):
   """A template pattern is malformed or names a field the data lacks."""
 
 

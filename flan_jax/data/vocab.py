@@ -21,16 +21,39 @@ import pathlib
 import numpy as np
 import seqio
 
+from flan_jax import errors
+
 SPM_PATH_ENV = "FLAN_JAX_SPM_PATH"
 DEMO_SPM_PATH = str(
     pathlib.Path(__file__).parent / "vocab_files" / "demo_spm.model")
 
 
+class VocabularyError(errors.ConfigError):
+  """A vocabulary file that is missing or cannot be read."""
+
+
+def _where(path: str) -> str:
+  return (f"{SPM_PATH_ENV}={path}" if os.environ.get(SPM_PATH_ENV) == path
+          else path)
+
+
 @functools.lru_cache(maxsize=None)
 def sentencepiece_vocabulary(path: str) -> seqio.SentencePieceVocabulary:
+  """A SentencePiece vocabulary, loaded now so a bad file fails here."""
   if not os.path.exists(path):
-    raise FileNotFoundError(f"SentencePiece model not found: {path}")
-  return seqio.SentencePieceVocabulary(path)
+    raise VocabularyError(
+        f"vocabulary {_where(path)} does not exist: point {SPM_PATH_ENV} at "
+        f"a SentencePiece .model file (or a converted model's tokenizer/ "
+        f"folder), or unset it for the shipped demo vocabulary")
+  vocabulary = seqio.SentencePieceVocabulary(path)
+  try:
+    vocabulary.vocab_size  # pylint: disable=pointless-statement
+  except Exception as e:  # pylint: disable=broad-except
+    raise VocabularyError(
+        f"vocabulary {_where(path)} is not a SentencePiece model "
+        f"({type(e).__name__}): point {SPM_PATH_ENV} at a .model file such "
+        f"as T5's spiece.model, or unset it") from None
+  return vocabulary
 
 
 def default_vocabulary() -> seqio.Vocabulary:
@@ -145,6 +168,10 @@ def _eos_from_tokenizer_config(path: str) -> str | None:
 
 @functools.lru_cache(maxsize=None)
 def tokenizers_vocabulary(path: str) -> TokenizersVocabulary:
+  if not os.path.exists(path):
+    raise VocabularyError(
+        f"vocabulary {_where(path)} does not exist: point {SPM_PATH_ENV} at "
+        f"a tokenizer.json or a SentencePiece .model file")
   return TokenizersVocabulary(path)
 
 
@@ -157,4 +184,7 @@ def vocabulary_from_directory(directory: str) -> seqio.Vocabulary:
   tok = os.path.join(directory, "tokenizer.json")
   if os.path.exists(tok):
     return tokenizers_vocabulary(tok)
-  raise FileNotFoundError(f"{directory}: no spiece.model or tokenizer.json")
+  raise VocabularyError(
+      f"vocabulary folder {_where(directory)} holds no spiece.model or "
+      f"tokenizer.json: point {SPM_PATH_ENV} at a folder that does, or at "
+      f"the file itself")

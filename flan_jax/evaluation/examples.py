@@ -28,6 +28,8 @@ from typing import Any, Sequence
 import numpy as np
 import seqio
 
+from flan_jax import errors
+
 Example = dict[str, Any]
 
 OPTION_ROW_FEATURES = ("idx", "option_idx", "is_correct")
@@ -35,7 +37,7 @@ FEW_SHOT_POOL = 512  # train examples the exemplars are drawn from
 EXEMPLAR_SEPARATOR = "\n\n"
 
 
-class EvalDataError(ValueError):
+class EvalDataError(errors.FlanJaxError, ValueError):
   """A task cannot be evaluated as asked (missing split, empty data...)."""
 
 

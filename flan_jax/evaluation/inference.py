@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Mapping
 
+from flan_jax import errors
 from flan_jax.checkpoints import loading
 from flan_jax.evaluation import examples as examples_lib
 from flan_jax.evaluation import job
@@ -44,12 +45,14 @@ def infer(*,
           max_examples: int | None = None) -> int:
   """Writes one JSONL line per example of `task_name`; returns the count."""
   if mode not in MODES:
-    raise ValueError(f"unknown mode '{mode}'; choose one of {', '.join(MODES)}")
+    raise errors.ConfigError(f"infer.mode is {mode!r}: use one of "
+                             f"{', '.join(MODES)}", setting="infer.mode")
+  errors.require_writable_file(output_path, "infer.output_path")
   tasks = job.eval_tasks(task_name)
   if len(tasks) != 1 or tasks[0].name != task_name:
     raise job.EvalJobError(
-        f"'{task_name}' is a mixture; infer takes one task (e.g. "
-        f"{tasks[0].name})")
+        f"infer.task_name '{task_name}' is a mixture: infer takes one task "
+        f"(e.g. {tasks[0].name})")
   task = tasks[0]
   directory, step = loading.resolve_checkpoint(checkpoint, step)
   partitioner = partitioner or partitioning.Partitioner()

@@ -27,7 +27,9 @@ from typing import Any, Callable, Mapping, Sequence
 import jax
 import seqio
 
+from flan_jax import errors
 from flan_jax.checkpoints import loading
+from flan_jax.checkpoints import run_lock
 from flan_jax.data import mixtures
 from flan_jax.data import rank_classification
 from flan_jax.data import registry
@@ -43,7 +45,7 @@ from flan_jax.parallel import partitioning
 log = logging.getLogger("flan_jax")
 
 
-class EvalJobError(ValueError):
+class EvalJobError(errors.FlanJaxError, ValueError):
   """The job cannot run as configured (e.g. its output dir holds another job)."""
 
 
@@ -68,9 +70,30 @@ def _seen_datasets(training_mixture: str | None) -> set[str] | None:
   if not training_mixture:
     return None
   try:
-    return mixtures.datasets_in_mixture(training_mixture)
-  except KeyError as e:
-    raise EvalJobError(f"training_mixture '{training_mixture}': {e}") from None
+    registry.get_task_or_mixture(training_mixture)
+  except registry.UnknownTaskOrMixtureError as e:
+    raise EvalJobError(
+        f"evaluate.training_mixture '{training_mixture}' is not registered "
+        f"({str(e).split('; ', 1)[-1]}): name the mixture the checkpoint "
+        f"was tuned on (TRAINING_MIXTURE), or None") from None
+  return mixtures.datasets_in_mixture(training_mixture)
+
+
+def _check_splits(tasks: Sequence[seqio.Task], split: str,
+                  selection_split: str | None) -> None:
+  """The reported split must exist in every task, the selection split in
+  some (tasks without it get no best-dev-template number)."""
+  lacking = [t for t in tasks if split not in t.splits]
+  if lacking:
+    raise EvalJobError(
+        f"evaluate.split '{split}' is not a split of {lacking[0].name} (it "
+        f"has {', '.join(lacking[0].splits)}; {len(lacking)} of {len(tasks)} "
+        f"tasks lack it): use one of those, usually 'test'")
+  if selection_split and not any(selection_split in t.splits for t in tasks):
+    raise EvalJobError(
+        f"evaluate.selection_split '{selection_split}' is a split of none of "
+        f"the tasks: use 'validation', or None for no best-dev-template "
+        f"numbers")
 
 
 def eval_tasks(mixture_or_task_name: str) -> list[seqio.Task]:
@@ -80,6 +103,16 @@ def eval_tasks(mixture_or_task_name: str) -> list[seqio.Task]:
   return sorted(seqio.get_subtasks(task_or_mixture), key=lambda t: t.name)
 
 
+def _lock_file(kwargs) -> str:
+  """Hosts sharing a job through jax.distributed are one holder; hosts given
+  their share by hand (host_index/host_count) each hold their own lock."""
+  host_count = kwargs.get("host_count")
+  if host_count and host_count > 1 and jax.process_count() == 1:
+    return f"{run_lock.LOCK_FILE}.host{kwargs.get('host_index', 0)}"
+  return run_lock.LOCK_FILE
+
+
+@run_lock.holding_lock("evaluation", "output_dir", file_name=_lock_file)
 def evaluate(*,
              model: api.Model,
              checkpoint: str,
@@ -99,6 +132,7 @@ def evaluate(*,
              host_index: int | None = None,
              host_count: int | None = None,
              on_task_done: Callable[[str], None] | None = None,
+             config_text: str | None = None,
              tensorboard_dir: str | None = None
              ) -> dict[str, Any] | None:
   """Evaluates one checkpoint; writes results.json and results.md.
@@ -126,6 +160,8 @@ def evaluate(*,
     host_index, host_count: this host's share of the tasks (default: JAX's
       process index and count).
     on_task_done: called with each task name once its file is written.
+    config_text: the job's configuration (gin), written to
+      `output_dir/eval_config.gin` once the job's settings are checked.
     tensorboard_dir: where the results go as TensorBoard scalars at the
       checkpoint's step (default: `<output_dir>/tensorboard`).
 
@@ -135,7 +171,11 @@ def evaluate(*,
   directory, step = loading.resolve_checkpoint(checkpoint, step)
   tasks = eval_tasks(mixture_or_task_name)
   if not tasks:
-    raise EvalJobError(f"'{mixture_or_task_name}' has no tasks")
+    raise EvalJobError(f"'{mixture_or_task_name}' has no tasks: name an eval "
+                       "mixture or task")
+  _check_splits(tasks, split, selection_split)
+  errors.require_positive_int(batch_size, "evaluate.batch_size",
+                              "option rows per forward pass")
   host_index = jax.process_index() if host_index is None else host_index
   host_count = jax.process_count() if host_count is None else host_count
   lengths = dict(task_feature_lengths or {})
@@ -159,12 +199,16 @@ def evaluate(*,
   if done is not None:
     log.info("already evaluated: %s", results_path)
     return done
+  seen = _seen_datasets(training_mixture)
   changed = outputs.job_differences(output_dir, config)
   if changed:
     raise EvalJobError(
         f"{output_dir} holds results of a different eval job (differs in: "
-        f"{', '.join(changed)}); use another output_dir or delete it")
-  seen = _seen_datasets(training_mixture)
+        f"{', '.join(changed)}): use another evaluate.output_dir, or delete "
+        f"that directory to start over")
+  if config_text is not None and jax.process_index() == 0:
+    outputs.write_atomic(os.path.join(output_dir, "eval_config.gin"),
+                         config_text)
 
   mine = [t for i, t in enumerate(tasks) if i % host_count == host_index]
   todo = [t for t in mine

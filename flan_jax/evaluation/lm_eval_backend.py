@@ -54,6 +54,7 @@ from lm_eval import utils as lm_eval_utils
 from lm_eval.api import model as lm_eval_model
 from lm_eval.api import registry as lm_eval_registry
 
+from flan_jax import errors
 from flan_jax.evaluation import examples as examples_lib
 from flan_jax.evaluation import runner as runner_lib
 
@@ -74,7 +75,7 @@ def register_builder(build: Builder) -> None:
   _BUILDER[:] = [build]
 
 
-class BackendError(ValueError):
+class BackendError(errors.FlanJaxError, ValueError):
   """A request or setting the flan_jax backend cannot serve."""
 
 

@@ -30,7 +30,13 @@ matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np  # pylint: disable=g-import-not-at-top
 
+from flan_jax import errors  # pylint: disable=g-import-not-at-top
+
 Results = Mapping[str, Any]
+
+
+class ReportError(errors.FlanJaxError, ValueError):
+  """The runs given cannot make a report (mismatched labels, bad files)."""
 
 STATUS_LABEL = {"seen": "seen", "held_out": "HELD OUT", "mixed": "mixed",
                 None: "-"}
@@ -301,7 +307,8 @@ def write_report(runs: Sequence[Results], labels: Sequence[str],
     name -> path of every file written.
   """
   if len(runs) != len(labels):
-    raise ValueError(f"got {len(runs)} results but {len(labels)} labels")
+    raise ReportError(f"got {len(runs)} results but {len(labels)} labels: "
+                      "give one label per results entry")
   os.makedirs(output_dir, exist_ok=True)
   files = {
       "cluster_bars": plot_cluster_bars(
@@ -312,8 +319,8 @@ def write_report(runs: Sequence[Results], labels: Sequence[str],
   parts = [f"# Report: {', '.join(labels)}", ""]
   if num_clusters is not None:
     if len(num_clusters) != len(runs):
-      raise ValueError(f"got {len(num_clusters)} cluster counts for "
-                       f"{len(runs)} runs")
+      raise ReportError(f"got {len(num_clusters)} cluster counts for "
+                        f"{len(runs)} runs: give one count per results entry")
     files["held_out_curve"] = plot_held_out_vs_clusters(
         runs, num_clusters, os.path.join(output_dir, "held_out_vs_clusters.png"),
         labels=labels)

@@ -31,14 +31,16 @@ import tempfile
 from typing import Any, Iterator
 
 import jax
+import ml_dtypes  # noqa: F401  (comes with jax) numpy reads BF16 tensors
 import numpy as np
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
 from flan_jax.models import decoder
 from flan_jax.models import t5
-from flan_jax.models.hf_config import (HfConversionError, ModelConfig,
-                                       from_hf_config, to_hf_config)
+from flan_jax.models.hf_config import (EMBEDDING_TENSORS, HfConversionError,
+                                       ModelConfig, from_hf_config,
+                                       to_hf_config)
 
 Params = dict[str, Any]
 FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")
@@ -277,8 +279,11 @@ def params_from_tensors(config: ModelConfig,
   params: Params = {}
   for entry in entries:
     if entry.hf_name not in tensors:
+      hint = ("; config.json says tie_word_embeddings false, so the output "
+              "layer is not the input embedding" if entry.hf_name ==
+              "lm_head.weight" else "")
       raise HfConversionError(f"missing tensor {entry.hf_name} (needed for "
-                              f"parameter {'/'.join(entry.path)})")
+                              f"parameter {'/'.join(entry.path)}){hint}")
     ours = _get(shapes, entry.path)
     want = _hf_shape(entry.kind, ours)
     got = tuple(tensors[entry.hf_name].shape)
@@ -311,10 +316,29 @@ def tensors_from_params(config: ModelConfig, params: Params
   return out
 
 
+def has_distinct_lm_head(hf_config: dict[str, Any],
+                         tensors: dict[str, np.ndarray]) -> bool:
+  """Whether the weights hold an output layer of their own.
+
+  transformers 5 decides tying from the weights: an lm_head.weight that
+  differs from the input embedding stays untied even when config.json says
+  tie_word_embeddings (it always does in T5 files transformers 5 writes).
+  """
+  embedding = tensors.get(EMBEDDING_TENSORS.get(hf_config.get("model_type")))
+  head = tensors.get("lm_head.weight")
+  return head is not None and not (embedding is not None and
+                                   np.array_equal(head, embedding))
+
+
 def load_hf(directory: str, **overrides) -> tuple[ModelConfig, Params]:
   """(config, float32 params) of a local Hugging Face model directory."""
-  config = from_hf_config(read_config(directory), **overrides)
-  return config, params_from_tensors(config, read_tensors(directory))
+  hf_config = read_config(directory)
+  from_hf_config(hf_config, **overrides)  # config errors before reading
+  tensors = read_tensors(directory)
+  config = from_hf_config(
+      hf_config, distinct_lm_head=has_distinct_lm_head(hf_config, tensors),
+      **overrides)
+  return config, params_from_tensors(config, tensors)
 
 
 # ---- scanned layouts --------------------------------------------------------

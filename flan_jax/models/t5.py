@@ -1,8 +1,9 @@
 """T5 v1.1-style encoder-decoder (the FLAN-T5 shape) in flax.linen.
 
-Gated-GELU MLP, RMSNorm, bucketed relative position bias shared by the layers
-of each stack, no biases, attention logits unscaled (T5 folds the 1/sqrt(d)
-into the query initialisation), untied or tied output layer.
+Gated-GELU MLP (gated SiLU for UL2), RMSNorm, bucketed relative position bias
+shared by the layers of each stack, no biases, attention logits unscaled (T5
+folds the 1/sqrt(d) into the query initialisation), untied or tied output
+layer, decoder outputs optionally multiplied by d_model**-0.5 before it.
 
 Decoding uses a key/value cache in the flax "cache" collection: call
 `Transformer.decode` once with `decode=True` on a full-length dummy target to
@@ -27,6 +28,13 @@ from flan_jax.models import sizing
 Array = jax.Array
 
 
+def _gelu_tanh(x):
+  return nn.gelu(x, approximate=True)
+
+
+MLP_ACTIVATIONS = {"gelu_tanh": _gelu_tanh, "silu": nn.silu}
+
+
 @dataclasses.dataclass(frozen=True)
 class T5Config:
   """Shape of a T5 v1.1 model (names follow the paper/t5x, not Hugging Face)."""
@@ -42,6 +50,14 @@ class T5Config:
   dropout_rate: float = 0.0
   layer_norm_epsilon: float = 1e-6
   tie_word_embeddings: bool = False
+  # Multiply the final decoder states by d_model**-0.5 before the output
+  # layer. None: exactly when tied (the original T5 and t5x convention);
+  # transformers 5 records it apart (its `scale_decoder_outputs`), so a
+  # tied T5 v1.1-shaped model can be unscaled.
+  scale_decoder_outputs: bool | None = None
+  # The gated MLP's activation: "gelu_tanh" (T5 v1.1, FLAN-T5, mT5) or
+  # "silu" (UL2, Flan-UL2).
+  mlp_activation: str = "gelu_tanh"
   dtype: str = "float32"  # compute dtype; parameters are always float32
   # Run each stack's layers with nn.scan (stacked "layers" parameters) and
   # rematerialise them in the backward pass ("none", "full", "dots",
@@ -49,9 +65,21 @@ class T5Config:
   scan_layers: bool = False
   remat_policy: str = "none"
 
+  def __post_init__(self):
+    if self.mlp_activation not in MLP_ACTIVATIONS:
+      raise ValueError(f"mlp_activation {self.mlp_activation!r} is not "
+                       f"supported; use one of {tuple(MLP_ACTIVATIONS)}")
+
   @property
   def compute_dtype(self):
     return jnp.dtype(self.dtype)
+
+  @property
+  def scales_decoder_outputs(self) -> bool:
+    """`scale_decoder_outputs` with its default resolved."""
+    if self.scale_decoder_outputs is None:
+      return self.tie_word_embeddings
+    return self.scale_decoder_outputs
 
   @property
   def num_params(self) -> int:
@@ -200,8 +228,8 @@ def _mlp_block(cfg: T5Config, x: Array, deterministic: bool) -> Array:
   compact method: its submodules join the calling layer)."""
   h = layers.RMSNorm(cfg.layer_norm_epsilon, cfg.compute_dtype,
                      name="pre_mlp_layer_norm")(x)
-  h = layers.GatedMlp(cfg.d_ff, _gelu_tanh, cfg.dropout_rate,
-                      cfg.compute_dtype, name="mlp")(
+  h = layers.GatedMlp(cfg.d_ff, MLP_ACTIVATIONS[cfg.mlp_activation],
+                      cfg.dropout_rate, cfg.compute_dtype, name="mlp")(
                           h, deterministic=deterministic)
   x = x + nn.Dropout(cfg.dropout_rate)(h, deterministic=deterministic)
   return layers.constrain(x, ("batch", "length", "embed"))
@@ -259,10 +287,6 @@ class LayerStack(nn.Module):
     return layers.run_layers(self.layer_cls, self.config, x, *args,
                              num_layers=self.num_layers, decode=decode,
                              deterministic=deterministic)
-
-
-def _gelu_tanh(x):
-  return nn.gelu(x, approximate=True)
 
 
 def _segments(tokens: Array, segment_ids: Array | None) -> Array:
@@ -357,8 +381,10 @@ class Transformer(nn.Module):
                      decode=decode, deterministic=deterministic)
     x = self.decoder_norm(x)
     x = self.dropout(x, deterministic=deterministic)
+    if self.config.scales_decoder_outputs:
+      x = x * self.config.d_model**-0.5
     if self.config.tie_word_embeddings:
-      logits = self.token_embedder.attend(x * self.config.d_model**-0.5)
+      logits = self.token_embedder.attend(x)
     else:
       logits = self.logits_dense(x)
     return layers.constrain(logits.astype(jnp.float32),

@@ -37,6 +37,8 @@ import jax
 import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
+from flan_jax import errors
+
 log = logging.getLogger("flan_jax")
 
 LogicalRules = Sequence[tuple[str, str | tuple[str, ...] | None]]
@@ -92,17 +94,23 @@ def resolve_mesh_shape(mesh_shape: Mapping[str, int],
   """Replaces a -1 axis size by what the device count leaves for it."""
   sizes = list(mesh_shape.values())
   if sizes.count(-1) > 1:
-    raise ValueError(f"mesh {dict(mesh_shape)}: at most one axis may be -1")
+    raise errors.ConfigError(
+        f"Partitioner.mesh_shape {dict(mesh_shape)}: at most one axis may be "
+        f"-1", setting="Partitioner.mesh_shape")
   known = int(np.prod([s for s in sizes if s != -1]))
   if -1 in sizes:
     if num_devices % known:
-      raise ValueError(f"mesh {dict(mesh_shape)} does not divide "
-                       f"{num_devices} devices")
+      raise errors.ConfigError(
+          f"Partitioner.mesh_shape {dict(mesh_shape)} does not divide the "
+          f"{num_devices} devices: use axis sizes whose product divides it",
+          setting="Partitioner.mesh_shape")
     sizes[sizes.index(-1)] = num_devices // known
   if int(np.prod(sizes)) != num_devices:
-    raise ValueError(f"mesh {dict(zip(mesh_shape, sizes))} needs "
-                     f"{int(np.prod(sizes))} devices, found {num_devices}; "
-                     f"change Partitioner.mesh_shape")
+    raise errors.ConfigError(
+        f"Partitioner.mesh_shape {dict(zip(mesh_shape, sizes))} needs "
+        f"{int(np.prod(sizes))} devices, this machine has {num_devices}: use "
+        f"a mesh of {num_devices} (one axis may be -1) or another "
+        f"gin/hardware file", setting="Partitioner.mesh_shape")
   return dict(zip(mesh_shape, sizes))
 
 

@@ -23,6 +23,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from flan_jax import errors
+
 ROW, COLUMN, BATCH, NONE = "row", "column", "batch", "none"
 
 DEFAULT_FACTOR_RULES: Mapping[str, str] = {
@@ -46,18 +48,35 @@ def learning_rate_schedule(*, base_learning_rate: float, warmup_steps: int = 0,
 
   "rsqrt" follows T5: lr = base * sqrt(max(warmup, 1) / max(step, warmup)).
   """
+  errors.require_number(base_learning_rate,
+                        "learning_rate_schedule.base_learning_rate",
+                        "e.g. 1e-3; bound to LEARNING_RATE in runs/*.gin")
+  if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or (
+      warmup_steps < 0):
+    raise errors.ConfigError(
+        f"learning_rate_schedule.warmup_steps is {warmup_steps!r}: it must be "
+        f"a whole number, 0 or more", setting="learning_rate_schedule.warmup_steps")
   if decay == "constant":
     after = optax.constant_schedule(base_learning_rate)
   elif decay == "rsqrt":
     offset = max(warmup_steps, 1)
     after = lambda step: base_learning_rate * (offset / (step + offset))**0.5
   elif decay == "cosine":
+    if total_steps is not None:
+      errors.require_positive_int(total_steps,
+                                  "learning_rate_schedule.total_steps",
+                                  "steps the cosine decays over")
     if total_steps is None:
-      raise ValueError("cosine decay needs total_steps")
+      raise errors.ConfigError(
+          "learning_rate_schedule.decay is 'cosine' but total_steps is not "
+          "set: bind learning_rate_schedule.total_steps = %TRAIN_STEPS",
+          setting="learning_rate_schedule.total_steps")
     after = optax.cosine_decay_schedule(base_learning_rate,
                                         max(total_steps - warmup_steps, 1))
   else:
-    raise ValueError(f"unknown decay '{decay}'; use constant, rsqrt or cosine")
+    raise errors.ConfigError(
+        f"learning_rate_schedule.decay is {decay!r}: use 'constant', 'rsqrt' "
+        f"or 'cosine'", setting="learning_rate_schedule.decay")
   if not warmup_steps:
     return after
   warmup = optax.linear_schedule(0.0, base_learning_rate, warmup_steps)
@@ -258,7 +277,12 @@ def make_optimizer(*, name: str = "adafactor",
   microbatch accumulation, so it sees the whole batch's gradient).
   """
   if name not in ("adafactor", "adamw"):
-    raise ValueError(f"unknown optimizer '{name}'; use adafactor or adamw")
+    raise errors.ConfigError(
+        f"make_optimizer.name is {name!r}: use 'adafactor' or 'adamw'",
+        setting="make_optimizer.name")
+  if not callable(learning_rate):
+    errors.require_number(learning_rate, "make_optimizer.learning_rate",
+                          "a number or a schedule")
   rules = dict(factor_rules or DEFAULT_FACTOR_RULES)
 
   def build(param_axes):

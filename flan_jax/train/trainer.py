@@ -1,21 +1,27 @@
-"""The training loop: seqio batches -> sharded jit step -> orbax checkpoints.
+"""The training loop: packed batches -> sharded jit step -> orbax checkpoints.
 
 `train(...)` is the one entry point (scripts/train.py configures it with gin).
 
-Exact resume. A checkpoint holds the state and the data position (batches
-consumed). The data order is a pure function of (mixture, seed, batch size,
-number of data shards), so a restarted run rebuilds the same pipeline, skips
-the consumed batches and continues; killed at any moment (SIGKILL) and
-restarted, it reaches the same parameters, bit for bit on CPU, as a run
-never interrupted. SIGTERM (preemption) finishes the current step, saves,
-and returns cleanly.
+Exact resume. A checkpoint holds the state and the data position: the
+input pipeline's state (`input_pipeline`: a few integers and the examples
+waiting for a row), so a restarted run continues with the next batch at
+once, whatever the step, without replaying the data. Killed at any moment
+(SIGKILL) and restarted, it reaches the same parameters, bit for bit on CPU,
+as a run never interrupted.
 
-Multi-host. The global batch is made of `num_data_shards` equal parts, each
-read from its own seqio shard (`seqio.ShardInfo`); process p reads the
-contiguous block of shards it owns and contributes those rows to the global
-arrays. With the default (one shard per process) each host reads only its
-data; setting num_data_shards lets a 1-process run reproduce a multi-host
-run's batches exactly. Only process 0 writes summaries.
+Preemption. SIGTERM sets a flag; the run finishes the current step, saves
+and returns cleanly. One process acts at the next step. Several processes
+must stop at the same step, so they agree on the flag, but not every step
+(an all-gather each step would make the host wait for the devices): every
+`preemption_check_every_steps` steps each host starts an agreement (a small
+collective it does not wait for) and reads the one it started a check
+earlier, long since done. A SIGTERM on any host stops every host within two
+check intervals, at the same step.
+
+Multi-host. The global batch does not depend on the number of processes:
+every process plans it (lengths only) and builds the rows its devices hold.
+A run resumed on a different number of hosts sees the same batches. Only
+process 0 writes summaries.
 
 A NaN or Inf loss stops the run (`NonFiniteLossError`, with the step and
 metrics) before anything is checkpointed, so the last good checkpoint stays.
@@ -29,26 +35,27 @@ import os
 import signal
 import threading
 import time
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import seqio
 import tensorflow as tf
-from jax.experimental import multihost_utils
 
+from flan_jax import errors
 from flan_jax.checkpoints import checkpointer as checkpointer_lib
 from flan_jax.checkpoints import loading
+from flan_jax.checkpoints import run_lock
 from flan_jax.data import registry
 from flan_jax.models import api
 from flan_jax.parallel import partitioning
+from flan_jax.train import input_pipeline
 from flan_jax.train import mfu
 from flan_jax.train import optimizers
-from flan_jax.train.train_state import (TrainState, initial_state,
-                                        jit_train_step, make_train_step,
-                                        model_input_shapes)
+from flan_jax.train.train_state import (TrainState, abstract_state,
+                                        initial_state, jit_train_step,
+                                        make_train_step, model_input_shapes)
 
 log = logging.getLogger("flan_jax")
 
@@ -77,56 +84,6 @@ class TrainResult:
   start_step: int = 0
 
 
-def training_batches(mixture_or_task_name: str, *,
-                     task_feature_lengths: Mapping[str, int],
-                     feature_converter: seqio.FeatureConverter,
-                     batch_size: int, seed: int, skip_batches: int = 0,
-                     shard_info: seqio.ShardInfo | None = None
-                     ) -> Iterator[dict[str, np.ndarray]]:
-  """Endless iterator of one shard's numpy batches, deterministic in `seed`."""
-  ds = seqio.get_dataset(
-      mixture_or_task_name,
-      task_feature_lengths=task_feature_lengths,
-      feature_converter=feature_converter,
-      dataset_split="train",
-      shuffle=True,
-      num_epochs=None,
-      seed=seed,
-      shard_info=shard_info,
-      batch_size=batch_size)
-  if skip_batches:
-    ds = ds.skip(skip_batches)
-  return ds.prefetch(tf.data.AUTOTUNE).as_numpy_iterator()
-
-
-def host_batches(mixture_or_task_name: str, *, task_feature_lengths,
-                 feature_converter, global_batch_size: int, seed: int,
-                 num_data_shards: int, skip_batches: int = 0
-                 ) -> Iterator[dict[str, np.ndarray]]:
-  """This process's rows of every global batch (its shards, concatenated)."""
-  processes = jax.process_count()
-  if num_data_shards % processes:
-    raise ValueError(f"num_data_shards={num_data_shards} must be a multiple "
-                     f"of the {processes} processes")
-  if global_batch_size % num_data_shards:
-    raise ValueError(f"batch_size {global_batch_size} is not divisible by "
-                     f"num_data_shards={num_data_shards}")
-  per_host = num_data_shards // processes
-  first = jax.process_index() * per_host
-  iterators = [
-      training_batches(mixture_or_task_name,
-                       task_feature_lengths=task_feature_lengths,
-                       feature_converter=feature_converter,
-                       batch_size=global_batch_size // num_data_shards,
-                       seed=seed, skip_batches=skip_batches,
-                       shard_info=(seqio.ShardInfo(i, num_data_shards)
-                                   if num_data_shards > 1 else None))
-      for i in range(first, first + per_host)]
-  while True:
-    parts = [next(it) for it in iterators]
-    yield {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-
-
 class _SummaryWriter:
   """TensorBoard scalars; only process 0 writes."""
 
@@ -144,11 +101,13 @@ class _SummaryWriter:
 
 
 class _PreemptionFlag:
-  """Set by SIGTERM; every process agrees before acting on it."""
+  """Set by SIGTERM; processes agree on it every `every` steps (see top)."""
 
-  def __init__(self):
+  def __init__(self, every: int):
     self.requested = False
+    self._every = max(1, every)
     self._previous = None
+    self._agreement = None  # started at the previous check, not yet read
 
   def __enter__(self):
     if threading.current_thread() is threading.main_thread():
@@ -163,13 +122,34 @@ class _PreemptionFlag:
     if self._previous is not None:
       signal.signal(signal.SIGTERM, self._previous)
 
-  def agreed(self) -> bool:
+  def should_stop(self, step: int) -> bool:
+    """Whether every process stops after `step` (same answer on each)."""
     if jax.process_count() == 1:
       return self.requested
-    flags = multihost_utils.process_allgather(np.int32(self.requested))
-    return bool(np.any(flags))
+    if step % self._every:
+      return False
+    started, self._agreement = self._agreement, _start_agreement(
+        self.requested)
+    return started is not None and bool(
+        np.asarray(started.addressable_data(0)))
 
 
+def _start_agreement(flag: bool) -> jax.Array:
+  """Any process's flag, as a replicated array (dispatched, not awaited)."""
+  mesh = jax.sharding.Mesh(np.array(jax.devices()), ("processes",))
+  local = np.full([jax.local_device_count()], flag, np.int32)
+  flags = jax.make_array_from_process_local_data(
+      jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(
+          "processes")), local)
+  return _any(flags)
+
+
+@jax.jit
+def _any(flags: jax.Array) -> jax.Array:
+  return jnp.max(flags) > 0
+
+
+@run_lock.holding_lock("training", "model_dir")
 def train(*,
           model: api.Model,
           mixture_or_task_name: str,
@@ -183,13 +163,16 @@ def train(*,
           pack: bool = True,
           seed: int = 0,
           num_microbatches: int = 1,
-          num_data_shards: int | None = None,
+          cache_dir: str | None = None,
+          use_cached_tasks: bool = False,
+          preemption_check_every_steps: int = 10,
           log_every_steps: int = 50,
           checkpoint_every_steps: int = 1000,
           keep_checkpoints: int | None = None,
           keep_checkpoint_period: int | None = None,
           async_checkpoints: bool = True,
-          initial_checkpoint: str | None = None) -> TrainResult:
+          initial_checkpoint: str | None = None,
+          config_text: str | None = None) -> TrainResult:
   """Instruction-tunes `model` on a seqio mixture; resumes from `model_dir`.
 
   Args:
@@ -207,8 +190,13 @@ def train(*,
     seed: data order and dropout seed.
     num_microbatches: split each batch and accumulate gradients (same update
       as the whole batch, less activation memory).
-    num_data_shards: parts of the global batch read from separate seqio
-      shards (default: one per process). Part of the data order.
+    cache_dir: where scripts/cache_tasks.py wrote the mixture's tokenised
+      examples; tasks cached there are read, the others tokenised at start
+      (the batches are the same either way). None: tokenise every task.
+    use_cached_tasks: require every task to be in `cache_dir` (t5x's
+      USE_CACHED_TASKS); stop with the command that caches them otherwise.
+    preemption_check_every_steps: how often processes agree on a SIGTERM
+      (multi-process runs; one process checks every step).
     log_every_steps: console/TensorBoard interval (and NaN check interval).
     checkpoint_every_steps: checkpoint interval (plus step 0 and the last).
     keep_checkpoints: keep only the newest N checkpoints (None keeps all).
@@ -217,56 +205,73 @@ def train(*,
     async_checkpoints: write checkpoints in the background.
     initial_checkpoint: a checkpoint step directory whose params start a
       fresh run (ignored when `model_dir` already holds a checkpoint).
+    config_text: the run's configuration (gin), written to
+      `model_dir/config.gin` once the run has started (after its checkpoint,
+      if any, restored); a resumed run whose configuration differs keeps the
+      first and writes `config.resumed_at_<step>.gin` beside it.
+
+  Settings are checked before any data is read or anything compiled, and
+  the run holds `model_dir` (`run_lock`): a second run on it stops at once.
   """
-  registry.get_task_or_mixture(mixture_or_task_name)  # unknown: clear error
   partitioner = partitioner or partitioning.Partitioner()
   optimizer = optimizer or optimizers.make_optimizer()
-  num_data_shards = num_data_shards or jax.process_count()
-  if batch_size % partitioner.data_parallel_size:
-    raise ValueError(f"batch_size {batch_size} is not divisible by the "
-                     f"data-parallel size {partitioner.data_parallel_size}")
-  if batch_size % (num_microbatches * partitioner.data_parallel_size):
-    raise ValueError(f"batch_size {batch_size} does not split into "
-                     f"{num_microbatches} microbatches of whole data-parallel "
-                     f"batches; change train.num_microbatches")
-  os.makedirs(model_dir, exist_ok=True)
   converter = model.feature_converter(pack=pack)
+  _check_settings(
+      mixture_or_task_name=mixture_or_task_name,
+      num_train_steps=num_train_steps, batch_size=batch_size,
+      task_feature_lengths=task_feature_lengths, converter=converter,
+      partitioner=partitioner, num_microbatches=num_microbatches,
+      log_every_steps=log_every_steps,
+      preemption_check_every_steps=preemption_check_every_steps,
+      checkpoint_every_steps=checkpoint_every_steps,
+      keep_checkpoints=keep_checkpoints,
+      keep_checkpoint_period=keep_checkpoint_period, seed=seed)
   shapes = model_input_shapes(converter, task_feature_lengths, batch_size)
 
-  state, shardings, tx = initial_state(model, optimizer, partitioner, shapes,
-                                       seed)
   checkpointer = checkpointer_lib.Checkpointer(
       os.path.join(model_dir, "checkpoints"), save_interval_steps=1,
       max_to_keep=keep_checkpoints, keep_period=keep_checkpoint_period,
       async_save=async_checkpoints)
+  # A checkpoint written by another model or optimizer stops the run here,
+  # from shapes alone, before anything is initialised or compiled.
+  abstract, _, _ = abstract_state(model, optimizer, shapes, seed)
+  checkpointer.check_latest_fits(abstract.params, abstract.opt_state)
+  state, shardings, tx = initial_state(model, optimizer, partitioner, shapes,
+                                       seed)
   data_meta = {"mixture": mixture_or_task_name, "seed": seed,
-               "batch_size": batch_size, "num_data_shards": num_data_shards,
+               "batch_size": batch_size,
                "task_feature_lengths": dict(task_feature_lengths),
-               "pack": pack}
+               "pack": pack, "pipeline": input_pipeline.STATE_VERSION}
   restored = checkpointer.restore_latest(state.params, state.opt_state)
   if restored is not None:
     start_step, params, opt_state, meta = restored
     state = TrainState(jax.device_put(jnp.asarray(start_step, jnp.int32),
                                       partitioner.replicated),
                        params, opt_state)
-    _check_data_meta(meta.get("data"), data_meta)
+    saved_data = meta.get("data")
+    _check_data_meta(saved_data, data_meta)
     log.info("resumed from step %d in %s", start_step, checkpointer.directory)
   else:
-    start_step = 0
+    start_step, saved_data = 0, None
     if initial_checkpoint:
       state = _load_initial_params(initial_checkpoint, state)
+  if config_text is not None and jax.process_index() == 0:
+    _write_config(model_dir, config_text,
+                  None if restored is None else start_step)
+
+  batches = _input_batches(
+      mixture_or_task_name, converter, task_feature_lengths, batch_size,
+      seed, partitioner, start_step, saved_data, cache_dir=cache_dir,
+      require_cache=use_cached_tasks)
 
   def save(step: int):
-    meta = {"data": {**data_meta, "batches_consumed": step}}
+    # batches.state(): the position after the `step` batches trained on.
+    meta = {"data": {**data_meta, "batches_consumed": step,
+                     "state": batches.state()}}
     checkpointer.save(step, state.params, state.opt_state, meta, force=True)
 
   if restored is None:
     save(0)
-
-  batches = host_batches(
-      mixture_or_task_name, task_feature_lengths=task_feature_lengths,
-      feature_converter=converter, global_batch_size=batch_size, seed=seed,
-      num_data_shards=num_data_shards, skip_batches=start_step)
   step_fn = jit_train_step(make_train_step(model, tx, seed, num_microbatches),
                            shardings, partitioner)
   writer = _SummaryWriter(os.path.join(model_dir, "train"))
@@ -285,7 +290,8 @@ def train(*,
   interval_start, interval_tokens, interval_steps = time.perf_counter(), 0, 0
   step, preempted = start_step, False
   try:
-    with partitioner.context(), _PreemptionFlag() as preemption:
+    with partitioner.context(), _PreemptionFlag(
+        preemption_check_every_steps) as preemption:
       while step < num_train_steps:
         host_batch = next(batches)
         state, metrics = step_fn(state, partitioner.global_batch(host_batch))
@@ -300,7 +306,7 @@ def train(*,
           interval_steps += 1
         pending.append(metrics)
         step += 1
-        stop = preemption.agreed()
+        stop = preemption.should_stop(step)
         due_log = step % log_every_steps == 0 or step == num_train_steps
         due_save = (step % checkpoint_every_steps == 0 or
                     step == num_train_steps or stop)
@@ -330,14 +336,96 @@ def train(*,
           log.warning("SIGTERM: saved step %d, stopping", step)
           preempted = True
           break
+  except BaseException:
+    # Let a pending (good) checkpoint finish even when stopping on an error,
+    # without hiding that error behind a failed save.
+    try:
+      checkpointer.wait()
+    except checkpointer_lib.CheckpointSaveError as save_error:
+      log.error("%s", save_error)
+    raise
   finally:
-    # Let a pending (good) checkpoint finish even when stopping on an error.
-    checkpointer.wait()
+    batches.close()
+  checkpointer.wait()
 
   steps = checkpointer.all_steps()
   checkpointer.close()
   return TrainResult(model_dir, step, final_metrics, steps, history,
                      preempted=preempted, start_step=start_step)
+
+
+def _check_settings(*, mixture_or_task_name: str, num_train_steps,
+                    batch_size, task_feature_lengths, converter,
+                    partitioner: partitioning.Partitioner, num_microbatches,
+                    log_every_steps, preemption_check_every_steps,
+                    checkpoint_every_steps, keep_checkpoints,
+                    keep_checkpoint_period, seed) -> None:
+  """Every setting the run needs, checked before any work (ConfigError)."""
+  registry.get_task_or_mixture(mixture_or_task_name)  # unknown: clear error
+  errors.require_positive_int(num_train_steps, "train.num_train_steps",
+                              "optimizer steps of the whole run")
+  errors.require_positive_int(batch_size, "train.batch_size",
+                              "sequences per step, all hosts together")
+  errors.require_positive_int(num_microbatches, "train.num_microbatches",
+                              "1 for no gradient accumulation")
+  errors.require_positive_int(preemption_check_every_steps,
+                              "train.preemption_check_every_steps",
+                              "steps between multi-host preemption checks")
+  errors.require_positive_int(log_every_steps, "train.log_every_steps",
+                              "steps between progress lines")
+  errors.require_positive_int(checkpoint_every_steps,
+                              "train.checkpoint_every_steps",
+                              "steps between checkpoints")
+  for value, setting in ((keep_checkpoints, "train.keep_checkpoints"),
+                         (keep_checkpoint_period,
+                          "train.keep_checkpoint_period")):
+    if value is not None:
+      errors.require_positive_int(value, setting, "or None")
+  if isinstance(seed, bool) or not isinstance(seed, int):
+    raise errors.ConfigError(f"train.seed is {seed!r}: it must be a whole "
+                             "number", setting="train.seed")
+  _check_feature_lengths(task_feature_lengths, converter)
+  data_parallel = partitioner.data_parallel_size
+  if batch_size % (num_microbatches * data_parallel):
+    raise errors.ConfigError(
+        f"train.batch_size is {batch_size}, which does not split into "
+        f"{num_microbatches} microbatch(es) over the {data_parallel} "
+        f"data-parallel devices: use a multiple of "
+        f"{num_microbatches * data_parallel}", setting="train.batch_size")
+
+
+def _check_feature_lengths(lengths, converter) -> None:
+  needed = sorted(converter.TASK_FEATURES)
+  if not isinstance(lengths, Mapping):
+    raise errors.ConfigError(
+        f"train.task_feature_lengths is {lengths!r}: give a dict of token "
+        f"lengths, e.g. {{'inputs': 512, 'targets': 128}}",
+        setting="train.task_feature_lengths")
+  missing = [k for k in needed if k not in lengths]
+  if missing:
+    raise errors.ConfigError(
+        f"train.task_feature_lengths {dict(lengths)} lacks {missing}: this "
+        f"model's features need lengths for {needed}",
+        setting="train.task_feature_lengths")
+  for key, value in lengths.items():
+    errors.require_positive_int(value, f"train.task_feature_lengths[{key!r}]",
+                                "tokens")
+
+
+def _write_config(model_dir: str, text: str, resumed_at: int | None) -> None:
+  """config.gin of the run; a resumed run with other settings keeps the
+  first and writes its own beside it."""
+  path = os.path.join(model_dir, "config.gin")
+  if resumed_at is not None and os.path.exists(path):
+    with open(path) as f:
+      if f.read() == text:
+        return
+    path = os.path.join(model_dir, f"config.resumed_at_{resumed_at}.gin")
+    log.warning("the configuration differs from config.gin; writing %s", path)
+  tmp = f"{path}.tmp{os.getpid()}"
+  with open(tmp, "w") as f:
+    f.write(text)
+  os.replace(tmp, path)
 
 
 def _check_data_meta(saved: Mapping[str, Any] | None,
@@ -352,6 +440,43 @@ def _check_data_meta(saved: Mapping[str, Any] | None,
     log.warning("data settings changed since the checkpoint %s; the resumed "
                 "run will not see the batches an uninterrupted run would",
                 changed)
+
+
+def _input_batches(mixture: str, converter, lengths: Mapping[str, int],
+                   batch_size: int, seed: int,
+                   partitioner: partitioning.Partitioner, start_step: int,
+                   saved: Mapping[str, Any] | None, *, cache_dir: str | None,
+                   require_cache: bool) -> input_pipeline.PackedBatches:
+  """This process's batches, from the checkpoint's data state if it has one."""
+  started = time.perf_counter()
+  examples = input_pipeline.mixture_examples(
+      mixture, cache_dir=cache_dir, require_cache=require_cache)
+  layout = input_pipeline.packing_layout(converter, lengths)
+  rows = input_pipeline.host_rows(partitioner.batch_sharding, batch_size)
+  state = (saved or {}).get("state")
+  if state is not None and (
+      state.get("version") != input_pipeline.STATE_VERSION or
+      len(state.get("draws", ())) != len(examples.names)):
+    log.warning("the checkpoint's data state (version %s, %d tasks) does not "
+                "fit this pipeline (version %d, %d tasks); planning the new "
+                "order up to step %d instead", state.get("version"),
+                len(state.get("draws", ())), input_pipeline.STATE_VERSION,
+                len(examples.names), start_step)
+    state = None
+  batches = input_pipeline.PackedBatches(
+      examples, layout, batch_size=batch_size, seed=seed, state=state,
+      rows=rows)
+  if state is None and start_step:
+    # A checkpoint without a data state (an older flan_jax): plan (not
+    # build) the batches already trained on, so the run moves on to new ones.
+    log.warning("checkpoint has no data state; planning %d batches to reach "
+                "the data position", start_step)
+    batches.skip(start_step)
+  log.info("input pipeline ready in %.1f s (batch %d%s)",
+           time.perf_counter() - started, batches.state()["batches"],
+           f", rows {rows[0]}-{rows[1] - 1} on this host"
+           if jax.process_count() > 1 else "")
+  return batches
 
 
 def _load_initial_params(path: str, state: TrainState) -> TrainState:

@@ -34,6 +34,7 @@ import seqio
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from flan_jax import errors
 from flan_jax.data import registry
 from flan_jax.data.templates import Template
 
@@ -53,7 +54,7 @@ CLUSTER_NAMES = (
     "question_classification", "read_comp_and_common_sense")
 
 
-class DatasetNotPreparedError(FileNotFoundError):
+class DatasetNotPreparedError(errors.FlanJaxError, FileNotFoundError):
   """A TFDS dataset a FLAN task reads has not been downloaded and prepared."""
 
 
@@ -277,6 +278,14 @@ def register_flan_dataset(*,
   registered = registry.register_dataset(spec)
   record = FlanDataset(name, cluster, tfds_name.split(":")[0], eval_only,
                        registered)
+  _DATASETS[name] = record
+  return record
+
+
+def replace_registered(name: str,
+                       registered: registry.RegisteredDataset) -> FlanDataset:
+  """Points a dataset's record at its re-registered tasks (other templates)."""
+  record = dataclasses.replace(get_flan_dataset(name), registered=registered)
   _DATASETS[name] = record
   return record
 

@@ -1,6 +1,8 @@
 """Checkpoints and resume: exact restore, SIGTERM/SIGKILL, corruption, NaN, retention."""
 
+import dataclasses
 import glob
+import hashlib
 import json
 import os
 import signal
@@ -181,3 +183,64 @@ def test_a_parameters_only_checkpoint_is_not_taken_for_a_corrupt_one(tmp_path):
   with pytest.raises(ValueError, match="initial_checkpoint"):
     ckpt.restore_latest(params, {"v": np.zeros(3, np.float32)})
   assert ckpt.all_steps() == [0]  # left in place
+
+
+def _digest(directory: str) -> dict[str, str]:
+  """Every file under `directory` with a hash of its bytes."""
+  digests = {}
+  for path in sorted(glob.glob(os.path.join(directory, "**"), recursive=True)):
+    if os.path.isfile(path):
+      with open(path, "rb") as f:
+        digests[os.path.relpath(path, directory)] = hashlib.sha256(
+            f.read()).hexdigest()
+  return digests
+
+
+@pytest.fixture(scope="module")
+def three_step_run(tmp_path_factory):
+  model_dir = str(tmp_path_factory.mktemp("three_steps"))
+  toy_training.run(model_dir, 3)
+  return model_dir
+
+
+def test_resuming_with_another_model_stops_and_changes_no_file(three_step_run):
+  before = _digest(three_step_run)
+  wider = toy_training.tiny_model()
+  wider = dataclasses.replace(
+      wider, config=dataclasses.replace(wider.config, d_ff=96))
+  with pytest.raises(checkpointer_lib.CheckpointMismatchError) as error:
+    toy_training.run(three_step_run, 6, model=wider)
+  message = str(error.value)
+  assert "\n" not in message
+  assert "/wi_0/kernel has shape (32, 64) in the checkpoint but (32, 96)" in (
+      message), message
+  assert os.path.join(three_step_run, "checkpoints", "3") in message
+  assert "another model" in message
+  assert _digest(three_step_run) == before  # nothing renamed, nothing written
+
+
+def test_resuming_with_another_optimizer_names_the_optimizer(three_step_run):
+  before = _digest(three_step_run)
+  with pytest.raises(checkpointer_lib.CheckpointMismatchError,
+                     match=r"opt_state .*another optimizer"):
+    toy_training.run(three_step_run, 6, optimizer="adamw")
+  assert _digest(three_step_run) == before
+
+
+def test_a_failed_background_save_stops_the_run(tmp_path, monkeypatch):
+  from orbax.checkpoint._src.path import atomicity  # pylint: disable=g-import-not-at-top
+  finalize = atomicity.AtomicRenameTemporaryPath.finalize
+
+  async def failing_for_step_2(self, *args, **kwargs):
+    if os.path.basename(str(self.get_final())) == "2":
+      raise OSError("injected write failure")
+    return await finalize(self, *args, **kwargs)
+
+  monkeypatch.setattr(atomicity.AtomicRenameTemporaryPath, "finalize",
+                      failing_for_step_2)
+  with pytest.raises(checkpointer_lib.CheckpointSaveError,
+                     match="saving checkpoint step 2 .* failed"):
+    toy_training.run(str(tmp_path), 6, checkpoint_every_steps=2)
+  steps = checkpointer_lib.Checkpointer(
+      os.path.join(str(tmp_path), "checkpoints"), read_only=True).all_steps()
+  assert 2 not in steps and max(steps) <= 2  # it stopped at the next save

@@ -116,6 +116,8 @@ BAD_INPUTS = {
             "model.norm.weight": np.ones((32,), np.int32)})),
         "tensor model.norm.weight has dtype I32"),
     "truncated_file": (_truncate, "unreadable safetensors file"),
+    "no_config": (lambda d: os.remove(os.path.join(d, "config.json")),
+                  "no config.json; pass a Hugging Face model directory"),
     "config_field": (
         lambda d: _rewrite(d, edit_config=lambda c: c.update(hidden_act="gelu")),
         "hidden_act 'gelu' is not supported"),
@@ -145,16 +147,28 @@ def test_pickled_weights_are_refused(tmp_path):
     hf.load_hf(str(directory))
 
 
-def test_convert_script_reports_error_in_one_line(tmp_path):
+def test_convert_script_refuses_a_field_it_cannot_honour_in_one_line(
+    tmp_path):
+  # A YaRN-scaled Llama as transformers 5 saves it: that RoPE does not
+  # convert, so the script says so in one line and writes nothing.
+  hf_dir = str(tmp_path / "yarn")
+  hf_fixtures.save_pretrained(hf_dir, "llama", dict(
+      LLAMA, rope_parameters=dict(rope_type="yarn", factor=4.0,
+                                  rope_theta=1e4,
+                                  original_max_position_embeddings=16)))
+  out = tmp_path / "out"
   result = subprocess.run(
       [sys.executable, os.path.join(REPO, "scripts", "convert_hf.py"),
-       f"--hf_dir={tmp_path}", f"--output_dir={tmp_path / 'out'}"],
+       f"--hf_dir={hf_dir}", f"--output_dir={out}"],
       capture_output=True, text=True, env={**os.environ, "PYTHONPATH": REPO},
       check=False)
-  assert result.returncode == 1
-  assert result.stderr.strip().splitlines()[-1].startswith(
-      "convert_hf: ") and "no config.json" in result.stderr
-  assert not (tmp_path / "out").exists()
+  assert result.returncode == 1, result.stderr
+  assert "Traceback" not in result.stderr
+  last = result.stderr.strip().splitlines()[-1]
+  assert last == ("convert_hf: config.json: rope_parameters rope_type 'yarn' "
+                  "is not supported; use one of default, linear, llama3")
+  assert not out.exists()
+  assert not glob.glob(str(tmp_path / ".out*"))  # no partial temp directory
 
 
 def test_sharded_checkpoint_with_index_reads_like_one_file(llama_dir, tmp_path):

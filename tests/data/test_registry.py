@@ -1,6 +1,7 @@
 """Task variants, names and what each variant yields."""
 
 import collections
+import dataclasses
 
 import numpy as np
 import pytest
@@ -81,3 +82,26 @@ def test_only_inverted_templates_is_an_error():
       templates=[toy_tasks.SPECS[0].templates[2]])
   with pytest.raises(ValueError, match="only inverted"):
     registry.register_dataset(spec)
+
+
+def test_a_missing_answer_field_names_the_setting_that_fixes_it():
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from flan_jax.data import templates  # pylint: disable=g-import-not-at-top
+
+  def rows(split, shuffle_files=False, seed=None):
+    del split, shuffle_files, seed
+    return tf.data.Dataset.from_tensor_slices(
+        {"text": ["fine", "awful"], "label": ["good", "bad"]})
+
+  spec = registry.DatasetSpec(
+      "labelled", seqio.FunctionDataSource(rows, splits=("test",)),
+      collection="registry_test", options=("bad", "good"),
+      templates=[templates.Template("{text}\n{options_}", "{label}")])
+  with pytest.raises(templates.TemplateError) as error:
+    registry.register_dataset(spec)
+  message = str(error.value)
+  assert "answer field 'answer'" in message
+  assert "DatasetSpec(answer_field=...)" in message
+  assert "label" in message  # the fields it could have meant
+  registry.register_dataset(dataclasses.replace(spec, answer_field="label"))
+  assert "registry_test:labelled:t0:score" in seqio.TaskRegistry.names()

@@ -46,3 +46,28 @@ def test_decoder_only_config_flops_match_xla_cost_analysis():
   from_xla = mfu.xla_train_flops(model, abstract, shapes)
   assert from_config == config.train_flops(4, 64)
   assert from_config <= from_xla <= 1.08 * from_config
+
+
+def test_throughput_benchmark_times_a_gin_model_with_fsdp():
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  import os  # pylint: disable=g-import-not-at-top
+  import gin  # pylint: disable=g-import-not-at-top
+  path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+      os.path.abspath(__file__)))), "benchmarks", "train_throughput.py")
+  spec = importlib.util.spec_from_file_location("train_throughput", path)
+  benchmark = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(benchmark)
+  tiny = ["DecoderConfig.num_layers = 1", "DecoderConfig.d_model = 32",
+          "DecoderConfig.d_ff = 64", "DecoderConfig.num_heads = 2",
+          "DecoderConfig.num_kv_heads = 1", "DecoderConfig.head_dim = 16",
+          "DecoderConfig.vocab_size = 256"]
+  with gin.unlock_config():
+    gin.clear_config()
+    try:
+      model, shapes, step = benchmark.gin_model_step("llama_1b", tiny, 2, 32,
+                                                     fsdp=True)
+    finally:
+      gin.clear_config()
+  step()
+  assert str(model.compute_dtype) == "bfloat16"  # llama_1b.gin's dtype
+  assert model.train_flops(shapes) > 0

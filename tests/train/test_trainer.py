@@ -12,8 +12,8 @@ import pytest
 
 import toy_training
 from flan_jax.parallel import partitioning
+from flan_jax.train import input_pipeline
 from flan_jax.train import train_state
-from flan_jax.train import trainer
 
 TESTS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -39,9 +39,12 @@ def setup():
   shapes = train_state.model_input_shapes(converter, toy_training.LENGTHS, 8)
   state, shardings, tx = train_state.initial_state(
       model, toy_training.tiny_optimizer(1e-2), partitioner, shapes, 0)
-  batch = next(trainer.training_batches(
-      "toy:train:all", task_feature_lengths=toy_training.LENGTHS,
-      feature_converter=converter, batch_size=8, seed=0))
+  batches = input_pipeline.PackedBatches(
+      input_pipeline.mixture_examples("toy:train:all"),
+      input_pipeline.packing_layout(converter, toy_training.LENGTHS),
+      batch_size=8, seed=0)
+  batch = next(batches)
+  batches.close()
   return model, tx, partitioner, state, shardings, batch
 
 
