@@ -128,6 +128,7 @@ def evaluate(*,
              few_shot: int = 0,
              few_shot_seed: int = 0,
              max_examples: int | None = None,
+             cache_dir: str | None = None,
              write_examples: bool = False,
              host_index: int | None = None,
              host_count: int | None = None,
@@ -156,6 +157,8 @@ def evaluate(*,
     few_shot: k exemplars from each task's train split before every query.
     few_shot_seed: seed choosing the exemplars.
     max_examples: evaluate only the first examples of each split.
+    cache_dir: an example cache (scripts/cache_tasks.py); tasks whose rows
+      it holds are read from it instead of being rebuilt (same results).
     write_examples: also write per-example outputs (JSONL per task/split).
     host_index, host_count: this host's share of the tasks (default: JAX's
       process index and count).
@@ -232,7 +235,7 @@ def evaluate(*,
           continue
         result = task_eval.evaluate_task(
             task, runner, which, few_shot=shots, feature_lengths=lengths,
-            max_examples=max_examples)
+            max_examples=max_examples, cache_dir=cache_dir)
         key = "metrics" if which == split else "selection_metrics"
         entry[key] = result.metrics
         entry[f"{key}_stderr"] = result.stderr

@@ -59,11 +59,13 @@ def evaluate_task(task: seqio.Task, runner: runner_lib.ModelRunner,
                   split: str, *,
                   few_shot: examples_lib.FewShot = examples_lib.FewShot(),
                   feature_lengths: Mapping[str, int] | None = None,
-                  max_examples: int | None = None) -> TaskResult:
+                  max_examples: int | None = None,
+                  cache_dir: str | None = None) -> TaskResult:
   """One task on one split: metrics, their stderrs, per-example outputs."""
   rows = examples_lib.load_examples(
       task, split, few_shot=few_shot,
-      feature_lengths=dict(feature_lengths or {}), max_examples=max_examples)
+      feature_lengths=dict(feature_lengths or {}), max_examples=max_examples,
+      cache_dir=cache_dir)
   return evaluate_rows(task, runner, rows, feature_lengths)
 
 
