@@ -44,6 +44,9 @@ from flan_jax.parallel import partitioning
 
 log = logging.getLogger("flan_jax")
 
+# The split whose scores pick each dataset's best template (FLAN: dev).
+DEFAULT_SELECTION_SPLIT = "validation"
+
 
 class EvalJobError(errors.FlanJaxError, ValueError):
   """The job cannot run as configured (e.g. its output dir holds another job)."""
@@ -82,7 +85,9 @@ def _seen_datasets(training_mixture: str | None) -> set[str] | None:
 def _check_splits(tasks: Sequence[seqio.Task], split: str,
                   selection_split: str | None) -> None:
   """The reported split must exist in every task, the selection split in
-  some (tasks without it get no best-dev-template number)."""
+  some (tasks without it get no best-dev-template number); the default one
+  may be in none (BIG-Bench Hard has only a test split), a name the user
+  typed may not."""
   lacking = [t for t in tasks if split not in t.splits]
   if lacking:
     raise EvalJobError(
@@ -90,6 +95,10 @@ def _check_splits(tasks: Sequence[seqio.Task], split: str,
         f"has {', '.join(lacking[0].splits)}; {len(lacking)} of {len(tasks)} "
         f"tasks lack it): use one of those, usually 'test'")
   if selection_split and not any(selection_split in t.splits for t in tasks):
+    if selection_split == DEFAULT_SELECTION_SPLIT:
+      log.info("no task has a '%s' split: no best-dev-template numbers",
+               selection_split)
+      return
     raise EvalJobError(
         f"evaluate.selection_split '{selection_split}' is a split of none of "
         f"the tasks: use 'validation', or None for no best-dev-template "
@@ -119,7 +128,7 @@ def evaluate(*,
              mixture_or_task_name: str,
              output_dir: str,
              split: str = "test",
-             selection_split: str | None = "validation",
+             selection_split: str | None = DEFAULT_SELECTION_SPLIT,
              batch_size: int = 64,
              step: int | None = None,
              training_mixture: str | None = None,

@@ -210,3 +210,14 @@ def test_infer_writes_predictions_and_scores(model_dir, tmp_path):
   assert all(r["log_likelihood"] < 0 for r in rows)
   with pytest.raises(job.EvalJobError, match="is a mixture"):
     inference.infer(task_name="toy:eval:copy", output_path=path, **common)
+
+
+def test_default_selection_split_may_be_missing_a_typed_one_may_not():
+  """BIG-Bench Hard has only a test split: the default selection split
+  gives no best-dev numbers there; a misspelt one stops the job."""
+  test_only = [seqio.Task("toy:test_only", seqio.FunctionDataSource(
+      lambda split, shuffle_files=False: None, splits=("test",)),
+      output_features={})]
+  job._check_splits(test_only, "test", job.DEFAULT_SELECTION_SPLIT)
+  with pytest.raises(job.EvalJobError, match="'valdation' is a split of none"):
+    job._check_splits(test_only, "test", "valdation")
