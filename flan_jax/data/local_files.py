@@ -18,6 +18,7 @@ which variable to set::
 
 from __future__ import annotations
 
+import os
 from typing import Callable, Mapping, Sequence
 
 import seqio
@@ -30,6 +31,15 @@ Row = Mapping[str, str]
 
 class LocalDataMissingError(errors.FlanJaxError, FileNotFoundError):
   """A local dataset's files are not where the user said they are."""
+
+
+def folder_from_env(variable: str, dataset: str, what: str) -> str:
+  """The folder the user named in `variable`, or a one-line error saying
+  which variable to set to `what` (e.g. "your copy of the release")."""
+  folder = os.environ.get(variable)
+  if not folder:
+    raise LocalDataMissingError(f"{dataset}: set {variable} to {what}")
+  return folder
 
 
 class LocalFileSource(seqio.FunctionDataSource):

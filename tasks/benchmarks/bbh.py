@@ -63,12 +63,9 @@ TEMPLATES = {
 
 
 def root_dir() -> str:
-  root = os.environ.get(DIR_ENV)
-  if not root:
-    raise local_files.LocalDataMissingError(
-        f"BIG-Bench Hard: set {DIR_ENV} to your copy of the release (the "
-        "folder holding bbh/<task>.json)")
-  return root
+  return local_files.folder_from_env(
+      DIR_ENV, "BIG-Bench Hard",
+      "your copy of the release (the folder holding bbh/<task>.json)")
 
 
 def _examples(task: str) -> list[dict[str, str]]:

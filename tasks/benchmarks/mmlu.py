@@ -89,11 +89,9 @@ TEMPLATES = (
 
 def data_dir() -> str:
   """The folder holding dev/, val/ and test/ (FLAN_JAX_MMLU_DIR or its data/)."""
-  root = os.environ.get(DIR_ENV)
-  if not root:
-    raise local_files.LocalDataMissingError(
-        f"MMLU: set {DIR_ENV} to your copy of the release's data folder "
-        "(the one holding dev/, val/ and test/)")
+  root = local_files.folder_from_env(
+      DIR_ENV, "MMLU", "your copy of the release's data folder (the one "
+      "holding dev/, val/ and test/)")
   nested = os.path.join(root, "data")
   return nested if os.path.isdir(os.path.join(nested, "test")) else root
 
