@@ -248,6 +248,20 @@ def main(argv=None):
   print(f"flan_jax harness model (lm_eval API):  {n / backend_seconds:8.1f} "
         f"examples/s ({backend_seconds:.2f} s), max |Δ| to the harness "
         f"{np.abs(backend_scores - theirs).max():.2e}")
+  # What bounds the ratio: the tokens each side runs through the model (the
+  # harness: every option's request, prompt included; flan_jax: the prompt
+  # once per example plus every option) times the speed per token.
+  their_tokens = sum(len(lm.tok_encode(r.args[0] + r.args[1]))
+                     for r in requests)
+  our_tokens = sum(1 + len(e.inputs) + sum(map(len, e.options))
+                   for e in ours_examples)
+  fewer = their_tokens / our_tokens
+  per_token = (our_tokens / our_seconds) / (their_tokens / their_seconds)
+  print(f"tokens through the model: harness {their_tokens:,}, flan_jax "
+        f"{our_tokens:,} ({fewer:.1f}x fewer)")
+  print(f"tokens/s: harness {their_tokens / their_seconds:,.0f}, flan_jax "
+        f"{our_tokens / our_seconds:,.0f} ({per_token:.2f}x per token); "
+        f"speed ratio = {fewer:.1f} x {per_token:.2f}")
   print(f"speed ratio flan_jax / harness: {their_seconds / our_seconds:.1f}x "
         f"(score_options), {their_seconds / backend_seconds:.1f}x (the "
         "harness model)")
