@@ -28,6 +28,8 @@ OTHER_FOLDERS = (
     ("tasks/flan2021/", "the FLAN 2021 collection, one module per cluster"),
     ("tasks/flan2022/", "the Flan 2022 Collection: template types, CoT, "
      "pre-rendered submixes"),
+    ("tasks/benchmarks/", "held-out benchmarks (MMLU, BIG-Bench Hard) read "
+     "from your local copies"),
     ("gin/", "models/ (sizes), runs/ (finetune, eval, infer, demo, "
      "pretrain_demo, flan2021_*, flan2022_*, task_data), hardware/ "
      "(meshes), plan/"),

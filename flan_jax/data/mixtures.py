@@ -278,7 +278,8 @@ def register_cluster_mixtures(collection: str,
     register_eval_mixture(name, [key(d) for d in datasets], overwrite=overwrite)
     names.append(name)
 
-  add_train(train_mixture_name(collection), trainable)
+  if trainable:  # an evaluation-only collection (benchmarks) has none
+    add_train(train_mixture_name(collection), trainable)
   add_eval(eval_mixture_name(collection), all_datasets)
   for cluster in clusters:
     split = multi_cluster_split(clusters, (cluster,), exclusions,

@@ -38,6 +38,7 @@ import tensorflow as tf
 
 from flan_jax import errors
 from flan_jax.data import few_shot as few_shot_lib
+from flan_jax.data import local_files
 from flan_jax.data import metrics as metrics_lib
 from flan_jax.data import rank_classification
 from flan_jax.data import templates as templates_lib
@@ -73,6 +74,9 @@ class DatasetSpec:
     train_inverted: the training task also uses the inverted templates (FLAN
       2021 does); False keeps them for `train_inverted` variant tasks only.
     few_shot: k-shot prompts for every task (`flan_jax.data.few_shot`).
+    template_groups: named groups of template indices that eval results
+      also score on their own (e.g. a translation direction's templates:
+      {"from_english": (0, 2), "to_english": (1, 3)}).
   """
 
   name: str
@@ -88,6 +92,8 @@ class DatasetSpec:
   rank_classification: bool | None = None
   train_inverted: bool = True
   few_shot: few_shot_lib.FewShotConfig | None = None
+  template_groups: Mapping[str, Sequence[int]] = dataclasses.field(
+      default_factory=dict)
 
   @property
   def is_classification(self) -> bool:
@@ -223,6 +229,8 @@ def output_features(vocabulary: seqio.Vocabulary | None = None
 
 
 def _source_element_spec(source: seqio.DataSource):
+  if isinstance(source, local_files.LocalFileSource):
+    return source.element_spec  # the user's files may not be there yet
   split = list(source.splits)[0]
   try:
     return source.get_dataset(split=split, shuffle=False).element_spec
@@ -334,7 +342,7 @@ def _render_any_template(templates: Sequence[templates_lib.Template]):
 def _keep_text_fields(ds: tf.data.Dataset) -> tf.data.Dataset:
   """Drops raw fields so tasks only carry what the model pipeline uses."""
   keep = ("inputs", "targets", "idx", "option_idx", "is_correct",
-          metrics_lib.REFERENCES_FIELD)
+          rank_classification.OPTION_FIELD, metrics_lib.REFERENCES_FIELD)
   keep_fn = tf.autograph.experimental.do_not_convert(
       lambda ex: {k: v for k, v in ex.items() if k in keep})
   return ds.map(keep_fn,
@@ -361,6 +369,14 @@ def _check(spec: DatasetSpec,
     raise templates_lib.TemplateError(
         f"dataset '{spec.name}': {len(spec.few_shot.formats)} few-shot "
         f"formats for {len(spec.templates)} templates: give one per template")
+  for group, indices in spec.template_groups.items():
+    wrong = [i for i in indices if not 0 <= i < len(spec.templates) or
+             spec.templates[i].inverted]
+    if wrong:
+      raise templates_lib.TemplateError(
+          f"dataset '{spec.name}': template group '{group}' names {wrong}, "
+          "which are not evaluated templates: name templates that are not "
+          "inverted")
   available = prepared_fields(spec) if fields is None else frozenset(fields)
   for index, template in enumerate(spec.templates):
     templates_lib.check_fields(template, available, dataset=spec.name,

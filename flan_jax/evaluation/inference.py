@@ -65,8 +65,8 @@ def infer(*,
       feature_lengths=dict(task_feature_lengths or {}),
       max_examples=max_examples, cache_dir=cache_dir)
   if mode == "predict" or examples_lib.has_option_rows(rows):
-    _, outputs = task_eval.evaluate_rows(task, runner, rows,
-                                         task_feature_lengths)
+    outputs = task_eval.evaluate_rows(task, runner, rows,
+                                      task_feature_lengths).outputs
   else:
     outputs = [{"index": i,
                 "inputs": task_eval.text_of(r["inputs_pretokenized"]),

@@ -43,11 +43,15 @@ from flan_jax.evaluation import contamination as contamination_lib
 from flan_jax.evaluation import examples as examples_lib
 from flan_jax.evaluation import outputs
 from flan_jax.evaluation import runner as runner_lib
+from flan_jax.evaluation import statistics
 from flan_jax.evaluation import task_eval
 from flan_jax.models import api
 from flan_jax.parallel import partitioning
 
 log = logging.getLogger("flan_jax")
+
+# The split whose scores pick each dataset's best template (FLAN: dev).
+DEFAULT_SELECTION_SPLIT = "validation"
 
 
 class EvalJobError(errors.FlanJaxError, ValueError):
@@ -60,6 +64,15 @@ def _describe(task_name: str) -> tuple[str, str]:
   except KeyError:  # a plain seqio task: its own dataset, one template
     return task_name, "0"
   return f"{info.collection}:{info.dataset}", str(info.template)
+
+
+def _template_groups(dataset_key: str) -> dict[str, list[str]]:
+  try:
+    spec = registry.get_dataset(dataset_key).spec
+  except KeyError:  # a plain seqio task
+    return {}
+  return {group: [str(t) for t in templates]
+          for group, templates in spec.template_groups.items()}
 
 
 def _seen_datasets(training_mixture: str | None) -> set[str] | None:
@@ -78,7 +91,9 @@ def _seen_datasets(training_mixture: str | None) -> set[str] | None:
 def _check_splits(tasks: Sequence[seqio.Task], split: str,
                   selection_split: str | None) -> None:
   """The reported split must exist in every task, the selection split in
-  some (tasks without it get no best-dev-template number)."""
+  some (tasks without it get no best-dev-template number); the default one
+  may be in none (BIG-Bench Hard has only a test split), a name the user
+  typed may not."""
   lacking = [t for t in tasks if split not in t.splits]
   if lacking:
     raise EvalJobError(
@@ -86,6 +101,10 @@ def _check_splits(tasks: Sequence[seqio.Task], split: str,
         f"has {', '.join(lacking[0].splits)}; {len(lacking)} of {len(tasks)} "
         f"tasks lack it): use one of those, usually 'test'")
   if selection_split and not any(selection_split in t.splits for t in tasks):
+    if selection_split == DEFAULT_SELECTION_SPLIT:
+      log.info("no task has a '%s' split: no best-dev-template numbers",
+               selection_split)
+      return
     raise EvalJobError(
         f"evaluate.selection_split '{selection_split}' is a split of none of "
         f"the tasks: use 'validation', or None for no best-dev-template "
@@ -115,7 +134,7 @@ def evaluate(*,
              mixture_or_task_name: str,
              output_dir: str,
              split: str = "test",
-             selection_split: str | None = "validation",
+             selection_split: str | None = DEFAULT_SELECTION_SPLIT,
              batch_size: int = 64,
              step: int | None = None,
              training_mixture: str | None = None,
@@ -130,7 +149,8 @@ def evaluate(*,
              host_count: int | None = None,
              on_task_done: Callable[[str], None] | None = None,
              contamination: str | None = None,
-             config_text: str | None = None
+             config_text: str | None = None,
+             tensorboard_dir: str | None = None
              ) -> dict[str, Any] | None:
   """Evaluates one checkpoint; writes results.json and results.md.
 
@@ -163,6 +183,8 @@ def evaluate(*,
       datasets on `split`; tasks are also scored on their clean examples.
     config_text: the job's configuration (gin), written to
       `output_dir/eval_config.gin` once the job's settings are checked.
+    tensorboard_dir: where the results go as TensorBoard scalars at the
+      checkpoint's step (default: `<output_dir>/tensorboard`).
 
   Returns:
     The results, or None when other hosts still have tasks to finish.
@@ -191,6 +213,8 @@ def evaluate(*,
       "task_feature_lengths": lengths or None,
       "max_examples": max_examples,
       "normalisations": dict(rank_classification.NORMALISATIONS),
+      "stderr": {"bootstrap_samples": statistics.BOOTSTRAP_SAMPLES,
+                 "bootstrap_seed": statistics.BOOTSTRAP_SEED},
   }
   if dirty is not None:  # only then, so earlier jobs' configs still match
     config["contamination"] = dirty[1]
@@ -232,21 +256,23 @@ def evaluate(*,
           continue
         unclean = (dirty[0][_describe(task.name)[0]]
                    if dirty is not None and which == split else None)
-        metrics, per_example, clean = task_eval.evaluate_task(
+        result = task_eval.evaluate_task(
             task, runner, which, few_shot=shots, feature_lengths=lengths,
             max_examples=max_examples, cache_dir=cache_dir,
             subset=None if unclean is None else _NotIn(unclean))
         key = "metrics" if which == split else "selection_metrics"
-        entry[key] = metrics
-        entry[f"{key}_examples"] = len(per_example)
+        entry[key] = result.metrics
+        entry[f"{key}_stderr"] = result.stderr
+        entry[f"{key}_examples"] = result.num_examples
         if unclean is not None:
-          entry["clean_metrics"] = clean
+          entry["clean_metrics"] = result.subset_metrics
           entry["clean_examples"] = sum(
-              1 for e in per_example
+              1 for e in result.outputs
               if e.get("idx", e.get("index")) not in unclean)
         if write_examples:
           outputs.write_jsonl(
-              outputs.examples_file(output_dir, task.name, which), per_example)
+              outputs.examples_file(output_dir, task.name, which),
+              result.outputs)
       if "metrics" not in entry:
         raise EvalJobError(f"task '{task.name}' has no '{split}' split")
       entry["seconds"] = round(time.perf_counter() - started, 2)
@@ -276,8 +302,11 @@ def evaluate(*,
       "few_shot": few_shot,
       **aggregation.aggregate(task_results, describe=_describe,
                               clusters_of=mixtures.clusters_of,
-                              seen_datasets=seen),
+                              seen_datasets=seen,
+                              template_groups_of=_template_groups),
   }
+  outputs.write_summaries(results, tensorboard_dir or
+                          os.path.join(output_dir, outputs.TENSORBOARD_DIR))
   outputs.write_results(results, output_dir)
   log.info("wrote %s", results_path)
   return results
@@ -347,10 +376,16 @@ def checkpoints_to_evaluate(checkpoints: str | Sequence[str], output_dir: str,
 def evaluate_checkpoints(*, checkpoints: str | Sequence[str], output_dir: str,
                          all_steps: bool = False, **kwargs
                          ) -> list[dict[str, Any] | None]:
-  """Runs `evaluate` over several checkpoints; finished ones are skipped."""
+  """Runs `evaluate` over several checkpoints; finished ones are skipped.
+
+  The steps of one run write TensorBoard scalars into one folder (beside
+  their `step_<N>` folders), so each metric is a curve over the steps.
+  """
   results = []
   for directory, step, out in checkpoints_to_evaluate(
       checkpoints, output_dir, all_steps=all_steps):
-    results.append(evaluate(checkpoint=directory, step=step, output_dir=out,
-                            **kwargs))
+    results.append(evaluate(
+        checkpoint=directory, step=step, output_dir=out,
+        tensorboard_dir=os.path.join(os.path.dirname(out),
+                                     outputs.TENSORBOARD_DIR), **kwargs))
   return results
