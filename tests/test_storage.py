@@ -1,9 +1,9 @@
-"""Runs in a bucket: every output of train → kill → resume → eval → report
-lands in a local GCS emulator, and nothing on the local disk.
+"""Runs in a bucket: every output of train → kill → resume → eval →
+report lands in a local GCS emulator, and nothing on the local disk.
 
 The emulator (tests/gcs_emulator.py) is reached by each storage client the
 run uses: tf.io.gfile (flan_jax.storage, orbax's etils.epath, TensorBoard,
-the example cache) through an HTTPS tunnel, tensorstore (orbax's arrays)
+the example cache) through an HTTPS proxy, tensorstore (orbax's arrays)
 and google-cloud-storage (the run lock) directly. The run's processes work
 in an empty folder: a URI taken for a local path (``os.path.abspath`` makes
 ``<cwd>/gs:/runs/...``) would leave files there, and the test fails.

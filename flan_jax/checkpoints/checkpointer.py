@@ -11,7 +11,8 @@ Saving is asynchronous and atomic: orbax writes into a temporary directory
 and renames it to ``<step>`` only when every item is complete (in a bucket,
 which cannot rename, it writes ``<step>/commit_success.txt`` last instead),
 so a save cut short (SIGKILL, lost host) never looks finished and is cleaned
-up on the next start. `directory` may be a local path or a ``gs://`` URI. A background save that fails is not skipped: the next `save` (or
+up on the next start. `directory` may be a local path or a ``gs://`` URI.
+A background save that fails is not skipped: the next `save` (or
 `wait`) raises `CheckpointSaveError`, so a run never goes on with a step
 missing.
 

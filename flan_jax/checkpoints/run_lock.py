@@ -92,7 +92,8 @@ class _ObjectLockFile:
   def _blob(self):
     if self._bucket is None:
       try:
-        from google.cloud import storage as gcs  # pylint: disable=g-import-not-at-top
+        # pylint: disable-next=g-import-not-at-top
+        from google.cloud import storage as gcs
       except ImportError:
         raise errors.ConfigError(
             f"{self._setting} is a gs:// path, which needs "
