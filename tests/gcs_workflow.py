@@ -2,7 +2,8 @@
 kills the first): the phases of tests/test_storage.py's end-to-end test.
 
     python tests/gcs_workflow.py train  gs://runs   # cache, then train
-    python tests/gcs_workflow.py resume gs://runs   # resume, eval, report
+    python tests/gcs_workflow.py resume gs://runs   # resume, eval, report,
+                                                    # inference
 
 Prints one JSON line (the resumed run's summary, the eval's results and the
 report's files). Run with the emulator's environment (tests/gcs_emulator.py).
@@ -19,6 +20,7 @@ import seqio  # pylint: disable=g-import-not-at-top
 
 import toy_training  # pylint: disable=g-import-not-at-top
 from flan_jax.data import example_cache  # pylint: disable=g-import-not-at-top
+from flan_jax.evaluation import inference  # pylint: disable=g-import-not-at-top
 from flan_jax.evaluation import job  # pylint: disable=g-import-not-at-top
 from flan_jax.evaluation import reports  # pylint: disable=g-import-not-at-top
 
@@ -47,6 +49,9 @@ def main(phase: str, bucket: str) -> None:
                          training_mixture="toy:train:no_copy", batch_size=16,
                          max_examples=4, write_examples=True)
   files = reports.write_report([results], ["run"], f"{bucket}/report")
+  inference.infer(model=toy_training.tiny_model(), checkpoint=f"{bucket}/run",
+                  task_name="toy:echo:t0:gen", mode="score", max_examples=2,
+                  batch_size=8, output_path=f"{bucket}/infer/echo.jsonl")
   print(json.dumps({"train": summary, "eval_step": results["step"],
                     "report": files}), flush=True)
 

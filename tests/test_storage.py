@@ -156,6 +156,7 @@ def test_train_kill_resume_eval_report_all_in_the_bucket(gcs, tmp_path):
   assert under("cache/") and "eval/results.json" in names
   assert len(under("eval/tasks/")) >= 2 and "eval/job.json" in names
   assert {"report/report.md", "report/clusters.png"} <= set(names)
+  assert "infer/echo.jsonl" in names
   assert not any(".flan_jax.lock" in n for n in names)  # released
   assert not list(cwd.iterdir())  # nothing written on the local disk
   results = json.loads(storage.read_text("gs://runs/eval/results.json"))
