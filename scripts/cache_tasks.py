@@ -1,4 +1,4 @@
-r"""Tokenise tasks or mixtures once and cache them for training.
+r"""Tokenise tasks or mixtures once and cache them for training and eval.
 
     python scripts/cache_tasks.py --module=tasks.demo \
         --tasks=demo:train:no_sentiment --output_cache_dir=/data/flan_cache
@@ -9,7 +9,9 @@ Writes every split named by --splits of every task (a mixture stands for
 its tasks) under --output_cache_dir, in shards
 (flan_jax/data/example_cache.py describes the files). Deterministic: the
 cache holds exactly the examples training would tokenise itself, so cached
-and uncached runs see the same batches. Killed, it resumes: run the same
+and uncached runs see the same batches. Splits other than train also keep
+every feature of their rows (text, references, options) for the eval job.
+Killed, it resumes: run the same
 command again and it keeps every finished shard. Several machines can share
 the work with --num_workers=N and --worker_index=0..N-1 (then run once more
 with one worker, or let the last one finish, to write each split's
@@ -124,6 +126,10 @@ def main(argv):
     complete = example_cache.write(task, split, _OUTPUT.value,
                                    worker=(_WORKER.value, _WORKERS.value),
                                    on_progress=progress)
+    if split != "train" and _WORKER.value == 0:
+      # Eval splits also keep every feature (text, references, options)
+      # for the eval job: small, written once by the first worker.
+      example_cache.write_rows(task, split, _OUTPUT.value)
     done += size
     if not complete:
       incomplete.append(f"{task.name} ({split})")

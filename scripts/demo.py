@@ -55,7 +55,8 @@ def main(argv):
     log.info("zero-shot evaluation of %s", label)
     runs.append(gin_config.evaluate(
         step=step, output_dir=os.path.join(model_dir, "eval", f"step_{step}"),
-        config_text=config_text))
+        config_text=config_text,
+        tensorboard_dir=os.path.join(model_dir, "eval", "tensorboard")))
   finished = time.perf_counter()
 
   labels = ["base (step 0)", f"tuned (step {result.final_step})"]

@@ -12,13 +12,16 @@ r"""Zero-shot evaluation of one checkpoint, a list, or every checkpoint of a run
 
 One checkpoint writes into EVAL_OUTPUT_DIR; several write into
 EVAL_OUTPUT_DIR/step_<N> (under a folder per run when several runs are
-given). A killed job re-run with the same flags resumes where it stopped.
+given), with TensorBoard scalars of all steps of a run in one `tensorboard`
+folder beside them (`tensorboard --logdir EVAL_OUTPUT_DIR`). A killed job
+re-run with the same flags resumes where it stopped.
 On a multi-host slice pass --multihost: each host evaluates its share of the
 tasks and the last to finish writes results.json.
 """
 
 from flan_jax.cli import startup  # sets up TF logging before TensorFlow loads
 
+import os
 import sys
 
 from absl import flags
@@ -51,8 +54,10 @@ def main(argv):
     runs = []
     for directory, step, out in job.checkpoints_to_evaluate(
         checkpoint, output_dir, all_steps=_ALL_STEPS.value):
-      runs.append(gin_config.evaluate(checkpoint=directory, step=step,
-                                      output_dir=out, config_text=config_text))
+      runs.append(gin_config.evaluate(
+          checkpoint=directory, step=step, output_dir=out,
+          config_text=config_text,
+          tensorboard_dir=os.path.join(os.path.dirname(out), "tensorboard")))
   for results in runs:
     if results is not None:  # None: other hosts still finishing
       sys.stdout.write(reports.results_markdown(results))

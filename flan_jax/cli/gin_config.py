@@ -10,7 +10,10 @@ Flags every script accepts::
 Names available in gin files (library code itself never imports gin)::
 
     train, evaluate, infer, EncoderDecoderModel, T5Config, DecoderOnlyModel,
-    DecoderConfig, Partitioner, make_optimizer, learning_rate_schedule
+    DecoderConfig, Partitioner, make_optimizer, learning_rate_schedule,
+    task_data (template set and local task data, applied right after gin is
+    parsed), training_mixture (a mixture name, with input inversion when
+    switched on)
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ import gin
 from absl import flags
 
 from flan_jax import errors
+from flan_jax.data import mixtures
+from flan_jax.data import task_settings
 from flan_jax.evaluation import inference
 from flan_jax.evaluation import job
 from flan_jax.models import decoder
@@ -52,6 +57,9 @@ gin.external_configurable(partitioning.Partitioner, name="Partitioner")
 gin.external_configurable(optimizers.make_optimizer, name="make_optimizer")
 gin.external_configurable(optimizers.learning_rate_schedule,
                           name="learning_rate_schedule")
+task_data = gin.external_configurable(task_settings.configure,
+                                      name="task_data")
+gin.external_configurable(mixtures.training_mixture, name="training_mixture")
 
 _GIN_FILES = flags.DEFINE_multi_string(
     "gin_file", [], "Gin config files, searched in --gin_search_paths.")
@@ -197,6 +205,15 @@ def check_binding_macros(bindings: Sequence[str]) -> None:
         f"file or binding uses (%{name}); {hint}")
 
 
+def apply_task_data() -> None:
+  """Applies the `task_data` bindings (TEMPLATE_SET, FLAN_CHECKOUT, ...).
+
+  Task modules are imported while gin is parsed; this re-registers what
+  those settings change. Wrong settings raise a one-line ValueError.
+  """
+  task_data()
+
+
 def model_macro():
   """The model bound to the MODEL macro (gin/models/*.gin define it)."""
   value = gin.query_parameter("MODEL/macro.value")
@@ -211,9 +228,10 @@ def config_text() -> str:
 
 
 def query(binding: str):
-  """The value bound to `binding` ("train.model_dir"), macros resolved."""
+  """The value bound to `binding` ("train.model_dir"): macros followed, and
+  an evaluated reference (`@training_mixture()`) called for its value."""
   value = gin.query_parameter(binding)
-  if (isinstance(value, gin.config.ConfigurableReference) and
-      value.configurable.name == "macro"):
+  if isinstance(value, gin.config.ConfigurableReference) and (
+      value.configurable.name == "macro" or value.evaluate):
     value = value.scoped_configurable_fn()  # follows macros of macros too
   return value

@@ -77,7 +77,8 @@ def start_gin_script(argv: Sequence[str],
 
   Refuses stray positional arguments, sets up logging, runs `before_modules`
   (e.g. the multi-host start-up, which must precede any JAX work), imports
-  the --module modules and parses --gin_file / --gin.X=Y.
+  the --module modules, parses --gin_file / --gin.X=Y and applies the
+  task settings (`task_data`: template set, local task data).
   """
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}: "
@@ -88,6 +89,9 @@ def start_gin_script(argv: Sequence[str],
   import_modules()
   from flan_jax.cli import gin_config  # pylint: disable=g-import-not-at-top
   gin_config.parse_gin_flags()
+  # TEMPLATE_SET, FLAN_CHECKOUT, FLAN2022_DIR, ...: the task modules just
+  # imported register again what they change.
+  gin_config.apply_task_data()
 
 
 def script_name() -> str:

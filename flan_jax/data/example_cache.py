@@ -350,3 +350,84 @@ def read_or_tokenize(tasks: Sequence[seqio.Task], split: str,
   built = iter(tokenize_many(missing, split, seed) if missing else [])
   return ([c if c is not None else next(built) for c in cached],
           [t.name for t in missing])
+
+
+# ---- eval rows: every feature of a split's examples, text included -----------
+#
+# The eval job needs more than tokens: the rendered text, references, option
+# indices. `rows(task, split)` is what it reads (seqio's pipeline, unshuffled,
+# no sequence length); `write_rows` stores exactly those rows beside the
+# split's tokens as JSON lines (typed, so they read back as the same numpy
+# values; no pickle), and `read_rows` returns them, or None when not cached.
+
+ROWS_FILE = "rows.jsonl"
+ROWS_INFO_FILE = "rows.json"
+
+
+def rows(task: seqio.Task, split: str) -> list[dict]:
+  """A split's examples with every feature, as the eval job reads them."""
+  ds = task.get_dataset(sequence_length=None, split=split, shuffle=False,
+                        use_cached=False, seed=0)
+  return list(ds.as_numpy_iterator())
+
+
+def _encode(value):
+  if isinstance(value, bytes):
+    return {"bytes": value.hex()}
+  if isinstance(value, np.ndarray):
+    if value.dtype == object:
+      return {"bytes_array": [v.hex() for v in value.ravel()],
+              "shape": list(value.shape)}
+    return {"array": value.ravel().tolist(), "dtype": value.dtype.str,
+            "shape": list(value.shape)}
+  if isinstance(value, np.generic):
+    return {"scalar": value.item(), "dtype": value.dtype.str}
+  return {"value": value}
+
+
+def _decode(encoded):
+  if "bytes" in encoded:
+    return bytes.fromhex(encoded["bytes"])
+  if "bytes_array" in encoded:
+    values = [bytes.fromhex(v) for v in encoded["bytes_array"]]
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out.reshape(encoded["shape"])
+  if "array" in encoded:
+    return np.asarray(encoded["array"], np.dtype(encoded["dtype"])).reshape(
+        encoded["shape"])
+  if "scalar" in encoded:
+    return np.dtype(encoded["dtype"]).type(encoded["scalar"])
+  return encoded["value"]
+
+
+def write_rows(task: seqio.Task, split: str, cache_dir: str) -> int:
+  """Writes the split's eval rows (all at once; small); returns their count."""
+  directory = split_dir(cache_dir, task.name, split)
+  info_path = os.path.join(directory, ROWS_INFO_FILE)
+  if gfile.exists(info_path):
+    return _read_json(info_path)["num_rows"]
+  gfile.makedirs(directory)
+  examples = rows(task, split)
+  text = "".join(json.dumps({k: _encode(v) for k, v in row.items()}) + "\n"
+                 for row in examples)
+  _write_bytes(os.path.join(directory, ROWS_FILE), text.encode())
+  _write_bytes(info_path, json.dumps(
+      {"format_version": FORMAT_VERSION, "task": task.name, "split": split,
+       "num_rows": len(examples), "features": list(token_features(task)),
+       "vocabulary": _vocabulary_name(task)}
+  ).encode())
+  return len(examples)
+
+
+def read_rows(cache_dir: str, task: seqio.Task, split: str
+              ) -> list[dict] | None:
+  """The cached eval rows of a split, or None when they are not cached."""
+  directory = split_dir(cache_dir, task.name, split)
+  info = _read_json(os.path.join(directory, ROWS_INFO_FILE))
+  if info is None:
+    return None
+  check(info, task)
+  with gfile.GFile(os.path.join(directory, ROWS_FILE), "r") as f:
+    return [{k: _decode(v) for k, v in json.loads(line).items()}
+            for line in f if line.strip()]

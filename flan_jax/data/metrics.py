@@ -13,6 +13,7 @@ list of strings as the target, and the metrics below take the best match.
 from __future__ import annotations
 
 import collections
+import functools
 import re
 import string
 from typing import Callable, Sequence
@@ -22,7 +23,6 @@ import numpy as np
 import sacrebleu
 import scipy.stats
 from rouge_score import rouge_scorer
-from rouge_score import scoring
 from sklearn import metrics as sklearn_metrics
 
 Target = str | Sequence[str]
@@ -156,6 +156,34 @@ def bleu(targets: Sequence[Target],
   return {"bleu": float(result.score)}
 
 
+_BLEU_ORDER = 4
+
+
+def bleu_statistics(targets: Sequence[Target],
+                    predictions: Sequence[str]) -> np.ndarray:
+  """Per-sentence BLEU statistics, [n, 10]: matched and total n-grams of
+  orders 1-4, hypothesis length, closest reference length. Their sum over
+  any set of sentences gives that set's corpus BLEU (`bleu_from_statistics`),
+  which is how eval results resample BLEU for its standard error."""
+  _check_lengths(targets, predictions)
+  scorer = sacrebleu.metrics.BLEU(tokenize="13a", smooth_method="exp",
+                                  effective_order=True)
+  rows = []
+  for target, prediction in zip(targets, predictions):
+    score = scorer.sentence_score(prediction, _as_references(target))
+    rows.append([*score.counts, *score.totals, score.sys_len, score.ref_len])
+  return np.asarray(rows, np.float64).reshape(-1, 2 * _BLEU_ORDER + 2)
+
+
+def bleu_from_statistics(summed: np.ndarray) -> float:
+  """Corpus BLEU (as `bleu`) from summed `bleu_statistics` rows."""
+  counts = [int(c) for c in summed[:_BLEU_ORDER]]
+  totals = [int(t) for t in summed[_BLEU_ORDER:2 * _BLEU_ORDER]]
+  return float(sacrebleu.metrics.BLEU.compute_bleu(
+      counts, totals, int(summed[-2]), int(summed[-1]),
+      smooth_method="exp").score)
+
+
 _ROUGE_TYPES = ("rouge1", "rouge2", "rougeLsum")
 
 
@@ -164,25 +192,30 @@ def _rouge_text(text: str) -> str:
   return text.replace(" . ", " .\n")
 
 
+@functools.lru_cache(maxsize=1)
+def _rouge_scorer() -> rouge_scorer.RougeScorer:
+  return rouge_scorer.RougeScorer(list(_ROUGE_TYPES), use_stemmer=True)
+
+
 def rouge(targets: Sequence[Target],
           predictions: Sequence[str]) -> dict[str, float]:
   """ROUGE-1/2/Lsum F-measure (rouge-score, stemmed), mean over examples.
 
   With several references, each example scores its best reference
-  (per ROUGE type), as FLAN does for structure-to-text.
+  (per ROUGE type), as FLAN does for structure-to-text. The plain mean
+  (not rouge-score's bootstrap median, which is random) keeps reruns
+  identical; its standard error comes with the eval results.
   """
   _check_lengths(targets, predictions)
-  scorer = rouge_scorer.RougeScorer(list(_ROUGE_TYPES), use_stemmer=True)
-  aggregator = scoring.BootstrapAggregator()
+  scorer = _rouge_scorer()
+  best = {kind: [] for kind in _ROUGE_TYPES}
   for target, prediction in zip(targets, predictions):
     scores = [scorer.score(_rouge_text(r), _rouge_text(prediction))
               for r in _as_references(target)]
-    aggregator.add_scores({
-        kind: max((s[kind] for s in scores), key=lambda x: x.fmeasure)
-        for kind in _ROUGE_TYPES
-    })
-  result = aggregator.aggregate()
-  return {kind: 100.0 * result[kind].mid.fmeasure for kind in _ROUGE_TYPES}
+    for kind in _ROUGE_TYPES:
+      best[kind].append(max(s[kind].fmeasure for s in scores))
+  return {kind: 100.0 * float(np.mean(values)) if values else 0.0
+          for kind, values in best.items()}
 
 
 def mean_edit_distance(targets: Sequence[str],
@@ -203,10 +236,15 @@ def f1_binary(targets: Sequence[str], predictions: Sequence[str], *,
               positive: str) -> dict[str, float]:
   """F1 of the `positive` class, plus accuracy (e.g. MRPC, QQP)."""
   _check_lengths(targets, predictions)
-  y_true = [t == positive for t in targets]
-  y_pred = [p == positive for p in predictions]
+  y_true = np.array([t == positive for t in targets], bool)
+  y_pred = np.array([p == positive for p in predictions], bool)
+  # sklearn's f1_score with zero_division=0, without its per-call checks
+  # (the eval bootstrap calls this a thousand times).
+  true_pos = int(np.sum(y_true & y_pred))
+  wrong = int(np.sum(y_true != y_pred))
+  denominator = 2 * true_pos + wrong
   return {
-      "f1": 100.0 * sklearn_metrics.f1_score(y_true, y_pred, zero_division=0),
+      "f1": 100.0 * 2 * true_pos / denominator if denominator else 0.0,
       **exact_match_accuracy(targets, predictions),
   }
 

@@ -13,6 +13,14 @@ Training mixtures mix examples-proportionally: each task's rate is its number
 of training examples, capped (FLAN: 3,000). Exclusion rules follow FLAN: when
 NLI is held out, paraphrase is also removed, and so on; a dataset that belongs
 to the held-out cluster is never trained on, even if another cluster lists it.
+
+Mixtures of mixtures (Flan 2022's submixes) give each part a fixed share:
+`register_mixture_of_mixtures("m", {"a": 0.4, "b": 0.6})` samples 40% of
+its examples from mixture "a" whatever its size. Input inversion is a switch
+on any training mixture: `register_input_inversion("m")` registers
+"m+inversion", the mixture plus, at 0.3 of its rate, a stream of every one
+of its datasets' inverted templates ("turn the task around"; Flan 2022 mixes
+its inverted CoT and dialog data at 0.3).
 """
 
 from __future__ import annotations
@@ -26,6 +34,9 @@ import seqio
 from flan_jax.data import registry
 
 DEFAULT_MAX_EXAMPLES = 3000
+INVERSION_SUFFIX = "+inversion"
+DEFAULT_INVERSION_RATE = 0.3
+INVERTED_LABEL = "inverted"
 
 # collection -> cluster -> dataset names, as given to register_cluster_mixtures.
 _CLUSTERS: dict[str, dict[str, tuple[str, ...]]] = {}
@@ -157,6 +168,79 @@ def register_eval_task_mixture(name: str,
   _add_mixture(name, list(task_names), overwrite, default_rate=1.0)
 
 
+def register_mixture_of_mixtures(name: str, rates: Mapping[str, float], *,
+                                 overwrite: bool = False) -> None:
+  """Each part (a mixture or task name) gets `rate / sum(rates)` of examples."""
+  _add_mixture(name, [(part, float(rate)) for part, rate in rates.items()],
+               overwrite)
+
+
+def inversion_mixture_name(name: str) -> str:
+  return name + INVERSION_SUFFIX
+
+
+def register_input_inversion(name: str, rate: float = DEFAULT_INVERSION_RATE,
+                             *, overwrite: bool = False) -> str:
+  """Registers `name` + its datasets' inverted templates; returns its name.
+
+  The inverted stream (``<name>+inversion:inverted``) holds, per training
+  task of the mixture whose dataset has inverted templates, a task over
+  those templates only (``<dataset>:train_inverted``) at that task's rate
+  in the mixture; the result (``<name>+inversion``) mixes the mixture and
+  the stream at 1 : `rate`.
+
+  Raises:
+    ValueError: no dataset of the mixture has an inverted template.
+  """
+  derived = inversion_mixture_name(name)
+  stream = f"{derived}:{INVERTED_LABEL}"
+  if derived in seqio.MixtureRegistry.names() and not overwrite:
+    return derived
+  base = registry.get_task_or_mixture(name)
+  inverted = []
+  for task in seqio.get_subtasks(base):
+    try:
+      info = registry.describe_task(task.name)
+    except KeyError:  # a plain seqio task: no templates to invert
+      continue
+    if info.variant != registry.TRAIN:
+      continue
+    key = f"{info.collection}:{info.dataset}"
+    templates = [t for t in registry.get_dataset(key).spec.templates
+                 if t.inverted]
+    if not templates:
+      continue
+    task_name = f"{key}:{registry.TRAIN}_{INVERTED_LABEL}"
+    if task_name not in seqio.TaskRegistry.names():
+      registry.register_variant_tasks(key, INVERTED_LABEL,
+                                      train_templates=templates)
+    share = (base.get_rate(task) if isinstance(base, seqio.Mixture) else 1.0)
+    inverted.append((task_name, share))
+  if not inverted:
+    raise ValueError(f"input inversion: no dataset of '{name}' has inverted "
+                     "templates, so there is nothing to invert")
+  _add_mixture(stream, list(dict(inverted).items()), True)
+  register_mixture_of_mixtures(derived, {name: 1.0, stream: rate},
+                               overwrite=True)
+  return derived
+
+
+def training_mixture(name: str, input_inversion: bool = False,
+                     inversion_rate: float = DEFAULT_INVERSION_RATE) -> str:
+  """The mixture a run trains on: `name`, or it with input inversion."""
+  if not input_inversion:
+    return name
+  # Registered afresh: the tasks may have been registered again since (with
+  # other templates, see task_settings).
+  return register_input_inversion(name, inversion_rate, overwrite=True)
+
+
+def register_clusters(collection: str,
+                      clusters: Mapping[str, Sequence[str]]) -> None:
+  """Records which datasets form which cluster (reports group by them)."""
+  _CLUSTERS[collection] = {c: tuple(ds) for c, ds in clusters.items()}
+
+
 def register_cluster_mixtures(collection: str,
                               clusters: Mapping[str, Sequence[str]],
                               *,
@@ -179,7 +263,7 @@ def register_cluster_mixtures(collection: str,
   Returns:
     The names of the registered mixtures.
   """
-  _CLUSTERS[collection] = {c: tuple(ds) for c, ds in clusters.items()}
+  register_clusters(collection, clusters)
   key = lambda dataset: f"{collection}:{dataset}"
   all_datasets = list(dict.fromkeys(d for ds in clusters.values() for d in ds))
   trainable = [d for d in all_datasets if d not in eval_only]
@@ -194,7 +278,8 @@ def register_cluster_mixtures(collection: str,
     register_eval_mixture(name, [key(d) for d in datasets], overwrite=overwrite)
     names.append(name)
 
-  add_train(train_mixture_name(collection), trainable)
+  if trainable:  # an evaluation-only collection (benchmarks) has none
+    add_train(train_mixture_name(collection), trainable)
   add_eval(eval_mixture_name(collection), all_datasets)
   for cluster in clusters:
     split = multi_cluster_split(clusters, (cluster,), exclusions,
@@ -207,7 +292,7 @@ def register_cluster_mixtures(collection: str,
 
 def datasets_in_mixture(name: str) -> set[str]:
   """Dataset keys ('<collection>:<dataset>') a mixture or task draws from."""
-  tasks = seqio.get_subtasks(seqio.get_mixture_or_task(name))
+  tasks = seqio.get_subtasks(registry.get_task_or_mixture(name))
   keys = set()
   for task in tasks:
     info = registry.describe_task(task.name)

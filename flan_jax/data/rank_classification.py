@@ -6,18 +6,22 @@ the answer replaced by that option. The model scores each row by the summed
 log-likelihood of its target tokens; rows are grouped back per example and the
 option with the highest score is the prediction. Accuracy is per example, and
 is reported under three conventions (see `NORMALISATIONS`): the summed
-log-likelihood (FLAN, T0), divided by the option's characters
-(lm-evaluation-harness's acc_norm) and divided by its tokens. The eval job
-scores all options of an example in one pass (`flan_jax.evaluation.runner`).
+log-likelihood (FLAN, T0), divided by the characters of the option itself
+(the answer continuation, as lm-evaluation-harness's acc_norm divides by the
+choice's characters, whatever the template puts around it) and divided by
+the target's tokens. The eval job scores all options of an example in one
+pass (`flan_jax.evaluation.runner`).
 
 Worked example, two options::
 
     example {"text": "great film", "answer": "positive",
              "options": ["negative", "positive"]}
     rows    {"inputs": "...great film...", "targets": "negative",
-             "idx": 7, "option_idx": 0, "is_correct": False}
+             "option": "negative", "idx": 7, "option_idx": 0,
+             "is_correct": False}
             {"inputs": "...great film...", "targets": "positive",
-             "idx": 7, "option_idx": 1, "is_correct": True}
+             "option": "positive", "idx": 7, "option_idx": 1,
+             "is_correct": True}
     scores  [-4.1, -0.3]  ->  prediction option 1  ->  correct
 """
 
@@ -32,16 +36,22 @@ import tensorflow as tf
 
 from flan_jax.data import templates as templates_lib
 
+# The row field holding the option's own text (the target may say more, e.g.
+# "The answer is {answer}."); `accuracy_char_norm` divides by its length.
+OPTION_FIELD = "option"
+
 
 def expand_options(template: templates_lib.Template, answer_field: str):
   """Returns a preprocessor expanding each example into one row per option.
 
   Rows carry ``idx`` (position of the example in the split), ``option_idx``
-  and ``is_correct`` so that scores can be grouped back per example.
+  and ``is_correct`` so that scores can be grouped back per example, and
+  ``option``, the option's text.
   """
 
   def expand(ds: tf.data.Dataset) -> tf.data.Dataset:
 
+    @tf.autograph.experimental.do_not_convert  # plain tf code
     def to_rows(idx, ex):
       options = ex[templates_lib.OPTIONS_FIELD]
       num_options = tf.shape(options)[0]
@@ -52,6 +62,7 @@ def expand_options(template: templates_lib.Template, answer_field: str):
       return tf.data.Dataset.from_tensor_slices({
           "inputs": tf.fill([num_options], inputs),
           "targets": targets,
+          OPTION_FIELD: options,
           "idx": tf.fill([num_options], tf.cast(idx, tf.int32)),
           "option_idx": tf.range(num_options, dtype=tf.int32),
           "is_correct": tf.equal(options, ex[answer_field]),
@@ -68,21 +79,28 @@ class OptionRow:
   idx: int
   option_idx: int
   is_correct: bool
-  char_length: int
-  token_length: int
+  char_length: int   # characters of the option itself (the continuation)
+  token_length: int  # tokens of the whole target, EOS included
 
 
 def option_row_postprocessor(target: str,
                              example: Mapping[str, Any] | None = None,
                              is_target: bool = False):
-  """seqio postprocess_fn: turns a scored row's target into an OptionRow."""
+  """seqio postprocess_fn: turns a scored row's target into an OptionRow.
+
+  Rows made before the option's text was kept (no ``option`` field) count
+  the whole target's characters.
+  """
   if not is_target:
     return target
+  option = example.get(OPTION_FIELD, target)
+  if isinstance(option, bytes):
+    option = option.decode("utf-8")
   return OptionRow(
       idx=int(example["idx"]),
       option_idx=int(example["option_idx"]),
       is_correct=bool(example["is_correct"]),
-      char_length=len(target),
+      char_length=len(option),
       token_length=int(np.count_nonzero(example["targets"])),
   )
 
@@ -103,8 +121,8 @@ def group_scores(rows: Sequence[OptionRow],
 # Conventions for turning an option's summed log-likelihood into its rank
 # score. Each has its own metric name in the results:
 #   "sum"   FLAN and T0: the summed log-likelihood, no normalisation.
-#   "char"  lm-evaluation-harness's acc_norm: divided by the option's length
-#           in characters.
+#   "char"  lm-evaluation-harness's acc_norm: divided by the length of the
+#           option itself in characters (not of the whole rendered target).
 #   "token" divided by the option's number of target tokens (EOS included).
 NORMALISATIONS = {"sum": "accuracy", "char": "accuracy_char_norm",
                   "token": "accuracy_token_norm"}

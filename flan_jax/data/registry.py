@@ -11,6 +11,11 @@ Templates are numbered from 0 in the order given. Inverted templates ("turn
 the task around") appear only in the training task: their targets are free
 text that the dataset's metric does not measure, so they get no eval tasks.
 
+A dataset name may have several ``:``-separated parts; Flan 2022's template
+types use the second for the type (``flan2022:rte:zsnoopt:train``,
+``flan2022:rte:zsnoopt:t0:score``), and the whole name is the dataset that
+results are grouped by.
+
 Example::
 
     spec = DatasetSpec(
@@ -32,6 +37,8 @@ import seqio
 import tensorflow as tf
 
 from flan_jax import errors
+from flan_jax.data import few_shot as few_shot_lib
+from flan_jax.data import local_files
 from flan_jax.data import metrics as metrics_lib
 from flan_jax.data import rank_classification
 from flan_jax.data import templates as templates_lib
@@ -47,7 +54,8 @@ class DatasetSpec:
   """Everything needed to register one dataset.
 
   Attributes:
-    name: dataset key, unique within its collection (letters, digits, _).
+    name: dataset key, unique within its collection (letters, digits, _;
+      ``:`` separates the parts of a two-level name such as "rte:zsopt").
     source: a seqio DataSource yielding raw examples.
     templates: instruction templates over the prepared example's fields.
     collection: prefix of every task name.
@@ -60,6 +68,15 @@ class DatasetSpec:
     postprocess_fn: seqio postprocess_fn for generation tasks.
     train_split: split the training task reads; None registers no training
       task (an evaluation-only dataset, e.g. FLAN's wsc273).
+    rank_classification: score the options of every non-inverted template
+      whose target is the answer, even where the prompt does not show them
+      (Flan 2022's "no options" types); None: templates that list options.
+    train_inverted: the training task also uses the inverted templates (FLAN
+      2021 does); False keeps them for `train_inverted` variant tasks only.
+    few_shot: k-shot prompts for every task (`flan_jax.data.few_shot`).
+    template_groups: named groups of template indices that eval results
+      also score on their own (e.g. a translation direction's templates:
+      {"from_english": (0, 2), "to_english": (1, 3)}).
   """
 
   name: str
@@ -72,10 +89,29 @@ class DatasetSpec:
   metric_fns: Sequence[Callable] = (metrics_lib.exact_match_accuracy,)
   postprocess_fn: Callable | None = metrics_lib.strip_postprocessor
   train_split: str | None = "train"
+  rank_classification: bool | None = None
+  train_inverted: bool = True
+  few_shot: few_shot_lib.FewShotConfig | None = None
+  template_groups: Mapping[str, Sequence[int]] = dataclasses.field(
+      default_factory=dict)
 
   @property
   def is_classification(self) -> bool:
+    if self.rank_classification is not None:
+      return self.rank_classification
     return any(t.has_options for t in self.templates)
+
+  def scores(self, template: templates_lib.Template) -> bool:
+    """Whether `template` gets a rank-classification task."""
+    shows = (self.rank_classification if self.rank_classification is not None
+             else template.has_options)
+    return (shows and not template.inverted and
+            template.targets_use(self.answer_field))
+
+  @property
+  def training_templates(self) -> tuple[templates_lib.Template, ...]:
+    return tuple(t for t in self.templates
+                 if self.train_inverted or not t.inverted)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,6 +143,8 @@ class RegisteredDataset:
 _DATASETS: dict[str, RegisteredDataset] = {}
 _TASKS: dict[str, TaskInfo] = {}
 _FIELDS: dict[str, frozenset[str]] = {}  # dataset key -> prepared fields
+# name prefix -> what registers such names (for the unknown-name error).
+_NAME_HINTS: dict[str, str] = {}
 
 
 def task_name(collection: str, dataset: str, variant: str,
@@ -149,9 +187,22 @@ def get_task_or_mixture(name: str) -> seqio.Task | seqio.Mixture:
   close = closest_names(name)
   hint = (f"closest registered names: {', '.join(close)}" if close else
           "no registered name is close")
+  where = next((h for prefix, h in sorted(_NAME_HINTS.items(),
+                                          key=lambda i: -len(i[0]))
+                if name.startswith(prefix)),
+               "is the module that registers it imported? e.g. "
+               "--module=tasks.flan2021")
   raise UnknownTaskOrMixtureError(
-      f"unknown task or mixture '{name}'; {hint} (is the module that "
-      "registers it imported? e.g. --module=tasks.flan2021)") from None
+      f"unknown task or mixture '{name}'; {hint} ({where})") from None
+
+
+def add_name_hint(prefix: str, hint: str) -> None:
+  """Says, in the unknown-name error, what registers names like `prefix...`.
+
+  For names registered only once local data is configured, e.g.
+  add_name_hint("flan2022:prerendered:", "set FLAN2022_DIR = '<dir>'").
+  """
+  _NAME_HINTS[prefix] = hint
 
 
 def get_dataset(key: str) -> RegisteredDataset:
@@ -178,6 +229,8 @@ def output_features(vocabulary: seqio.Vocabulary | None = None
 
 
 def _source_element_spec(source: seqio.DataSource):
+  if isinstance(source, local_files.LocalFileSource):
+    return source.element_spec  # the user's files may not be there yet
   split = list(source.splits)[0]
   try:
     return source.get_dataset(split=split, shuffle=False).element_spec
@@ -241,6 +294,7 @@ def prepared_fields(spec: DatasetSpec) -> frozenset[str]:
 def _add_constant_options(options: Sequence[str]) -> Preprocessor:
 
   @seqio.map_over_dataset
+  @tf.autograph.experimental.do_not_convert  # plain tf code: no AutoGraph
   def add(ex):
     ex = dict(ex)
     ex[templates_lib.OPTIONS_FIELD] = tf.constant(list(options), tf.string)
@@ -255,6 +309,7 @@ def _render_with(template: templates_lib.Template) -> Preprocessor:
   that the metrics can score against all of them."""
 
   @seqio.map_over_dataset
+  @tf.autograph.experimental.do_not_convert
   def render(ex):
     rendered = templates_lib.render_example(template, ex)
     if metrics_lib.REFERENCES_FIELD in ex:
@@ -272,6 +327,7 @@ def _render_any_template(templates: Sequence[templates_lib.Template]):
   """
 
   @seqio.map_over_dataset(num_seeds=1)
+  @tf.autograph.experimental.do_not_convert
   def render(ex, seed):
     choice = tf.random.stateless_uniform([], seed, 0, len(templates), tf.int32)
     rendered = [templates_lib.render_example(t, ex) for t in templates]
@@ -286,15 +342,20 @@ def _render_any_template(templates: Sequence[templates_lib.Template]):
 def _keep_text_fields(ds: tf.data.Dataset) -> tf.data.Dataset:
   """Drops raw fields so tasks only carry what the model pipeline uses."""
   keep = ("inputs", "targets", "idx", "option_idx", "is_correct",
-          metrics_lib.REFERENCES_FIELD)
-  return ds.map(lambda ex: {k: v for k, v in ex.items() if k in keep},
+          rank_classification.OPTION_FIELD, metrics_lib.REFERENCES_FIELD)
+  keep_fn = tf.autograph.experimental.do_not_convert(
+      lambda ex: {k: v for k, v in ex.items() if k in keep})
+  return ds.map(keep_fn,
                 num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def _check(spec: DatasetSpec) -> frozenset[str]:
-  if not spec.name.replace("_", "").isalnum():
+def _check(spec: DatasetSpec,
+           fields: frozenset[str] | None = None) -> frozenset[str]:
+  if not all(part.replace("_", "").isalnum()
+             for part in spec.name.split(":")):
     raise templates_lib.TemplateError(
-        f"dataset name '{spec.name}': use letters, digits and _ only")
+        f"dataset name '{spec.name}': use letters, digits and _ (and : "
+        f"between parts) only")
   if not spec.templates:
     raise templates_lib.TemplateError(
         f"dataset '{spec.name}' has no templates: give DatasetSpec at least "
@@ -303,11 +364,25 @@ def _check(spec: DatasetSpec) -> frozenset[str]:
     raise templates_lib.TemplateError(
         f"dataset '{spec.name}' has only inverted templates, so it cannot be "
         "evaluated: add a template that is not inverted")
-  available = prepared_fields(spec)
+  if spec.few_shot and spec.few_shot.formats is not None and len(
+      spec.few_shot.formats) != len(spec.templates):
+    raise templates_lib.TemplateError(
+        f"dataset '{spec.name}': {len(spec.few_shot.formats)} few-shot "
+        f"formats for {len(spec.templates)} templates: give one per template")
+  for group, indices in spec.template_groups.items():
+    wrong = [i for i in indices if not 0 <= i < len(spec.templates) or
+             spec.templates[i].inverted]
+    if wrong:
+      raise templates_lib.TemplateError(
+          f"dataset '{spec.name}': template group '{group}' names {wrong}, "
+          "which are not evaluated templates: name templates that are not "
+          "inverted")
+  available = prepared_fields(spec) if fields is None else frozenset(fields)
   for index, template in enumerate(spec.templates):
     templates_lib.check_fields(template, available, dataset=spec.name,
                                index=index)
-    if template.has_options and spec.answer_field not in available:
+    if ((template.has_options or spec.scores(template)) and
+        spec.answer_field not in available):
       raise templates_lib.TemplateError(
           f"dataset '{spec.name}': template {index} lists options but the "
           f"answer field '{spec.answer_field}' is not among the source's "
@@ -335,16 +410,72 @@ def _add_task(spec: DatasetSpec, name: str, info: TaskInfo,
   _TASKS[name] = info
 
 
+# --- how each kind of task renders (zero- or few-shot) ---------------------
+
+
+def _pool(spec: DatasetSpec):
+  return lambda: prepared_dataset(spec, spec.few_shot.split)
+
+
+def _formats(spec: DatasetSpec, templates: Sequence[templates_lib.Template]):
+  if spec.few_shot.formats is None:
+    return None
+  by_template = dict(zip(spec.templates, spec.few_shot.formats))
+  return [by_template[t] for t in templates]
+
+
+def _train_render(spec: DatasetSpec,
+                  templates: Sequence[templates_lib.Template]) -> Preprocessor:
+  if spec.few_shot is None:
+    return _render_any_template(templates)
+  return few_shot_lib.render_any_template(
+      templates, spec.few_shot, _pool(spec),
+      formats=_formats(spec, templates), name=spec.name)
+
+
+def _then(first: Preprocessor, second: Preprocessor) -> Preprocessor:
+  def both(ds, sequence_length=None, output_features=None):
+    return second(first(ds, sequence_length=sequence_length,
+                        output_features=output_features))
+  return both
+
+
+def _eval_renders(spec: DatasetSpec, template: templates_lib.Template
+                  ) -> tuple[Preprocessor, Preprocessor]:
+  """(generation, rank-classification) preprocessors of one template."""
+  if spec.few_shot is None:
+    return (_render_with(template),
+            rank_classification.expand_options(template, spec.answer_field))
+  index = list(spec.templates).index(template)
+  prompt = few_shot_lib.add_prompt(spec.templates, index, spec.few_shot,
+                                   _pool(spec), formats=_formats(
+                                       spec, spec.templates), name=spec.name)
+  query = few_shot_lib.prompt_template(template)
+  return (_then(prompt, _render_with(query)),
+          _then(prompt, rank_classification.expand_options(
+              query, spec.answer_field)))
+
+
 def register_dataset(spec: DatasetSpec,
                      *,
                      vocabulary: seqio.Vocabulary | None = None,
-                     overwrite: bool = False) -> RegisteredDataset:
+                     overwrite: bool = False,
+                     fields: frozenset[str] | None = None
+                     ) -> RegisteredDataset:
   """Registers the training, generation and scoring tasks of one dataset.
+
+  Args:
+    spec: the dataset.
+    vocabulary: tokenizes inputs and targets (default: the shipped one).
+    overwrite: replace tasks of the same names.
+    fields: the prepared examples' fields when already known (another
+      registration of the same source and preparation); skips tracing
+      `prepare`, which dominates registration time.
 
   Raises:
     TemplateError: a template names a field the (prepared) source lacks.
   """
-  available = _check(spec)
+  available = _check(spec, fields)
 
   def add_task(name, info, render, metric_fns, postprocess_fn):
     _add_task(spec, name, info, render, metric_fns, postprocess_fn,
@@ -354,21 +485,21 @@ def register_dataset(spec: DatasetSpec,
   if spec.train_split is not None:
     train = task_name(spec.collection, spec.name, TRAIN)
     add_task(train, TaskInfo(spec.collection, spec.name, TRAIN, None),
-             _render_any_template(spec.templates), (), None)
+             _train_render(spec, spec.training_templates), (), None)
 
   generation, scoring = [], []
   for index, template in enumerate(spec.templates):
     if template.inverted:
       continue
+    render, score = _eval_renders(spec, template)
     name = task_name(spec.collection, spec.name, GENERATION, index)
     add_task(name, TaskInfo(spec.collection, spec.name, GENERATION, index),
-             _render_with(template), spec.metric_fns, spec.postprocess_fn)
+             render, spec.metric_fns, spec.postprocess_fn)
     generation.append(name)
-    if template.has_options and template.targets_use(spec.answer_field):
+    if spec.scores(template):
       name = task_name(spec.collection, spec.name, SCORING, index)
       add_task(name, TaskInfo(spec.collection, spec.name, SCORING, index),
-               rank_classification.expand_options(template, spec.answer_field),
-               [rank_classification.rank_classification_accuracy],
+               score, [rank_classification.rank_classification_accuracy],
                rank_classification.option_row_postprocessor)
       scoring.append(name)
 
@@ -376,6 +507,27 @@ def register_dataset(spec: DatasetSpec,
   _DATASETS[registered.key] = registered
   _FIELDS[registered.key] = available
   return registered
+
+
+def unregister_dataset(key: str) -> None:
+  """Removes a dataset and every task registered for it (variants too).
+
+  For re-registering a collection with other templates (`task_settings`);
+  mixtures that hold its tasks must be registered again afterwards.
+  """
+  entry = _DATASETS.pop(key, None)
+  _FIELDS.pop(key, None)
+  if entry is None:
+    return
+  for name in [n for n, info in _TASKS.items()
+               if f"{info.collection}:{info.dataset}" == key]:
+    seqio.TaskRegistry.remove(name)
+    del _TASKS[name]
+
+
+def prepared_fields_of(key: str) -> frozenset[str]:
+  """The prepared fields recorded when dataset `key` was registered."""
+  return _FIELDS[key]
 
 
 def register_variant_tasks(dataset_key: str,
@@ -395,6 +547,9 @@ def register_variant_tasks(dataset_key: str,
       <collection>:<dataset>:<label>:gen       `eval_template`, generation
       <collection>:<dataset>:<label>:score     `eval_template`, rank
                                                classification (options only)
+
+  Training variants of a few-shot dataset are few-shot too (the templates
+  must be among the dataset's own when it has per-template formats).
 
   Returns:
     variant ("train", "gen", "score") -> registered task name.
@@ -418,7 +573,7 @@ def register_variant_tasks(dataset_key: str,
                        "no training task to vary")
     name = f"{spec.collection}:{spec.name}:{TRAIN}_{label}"
     add(name, TaskInfo(spec.collection, spec.name, TRAIN, None),
-        _render_any_template(train_templates), (), None)
+        _train_render(spec, train_templates), (), None)
     names[TRAIN] = name
   if eval_template is not None:
     name = f"{spec.collection}:{spec.name}:{label}:{GENERATION}"

@@ -29,6 +29,7 @@ import numpy as np
 import seqio
 
 from flan_jax import errors
+from flan_jax.data import example_cache
 
 Example = dict[str, Any]
 
@@ -54,16 +55,17 @@ def has_option_rows(rows: Sequence[Example]) -> bool:
   return bool(rows) and all(f in rows[0] for f in OPTION_ROW_FEATURES)
 
 
-def _read(task: seqio.Task, split: str, limit: int | None = None
-          ) -> list[Example]:
+def _read(task: seqio.Task, split: str,
+          cache_dir: str | None = None) -> list[Example]:
+  """The split's rows: from the example cache when it holds them."""
   if split not in task.splits:
     raise EvalDataError(f"task '{task.name}' has no '{split}' split "
                         f"(it has: {', '.join(task.splits)})")
-  ds = task.get_dataset(sequence_length=None, split=split, shuffle=False,
-                        use_cached=False, seed=0)
-  if limit is not None:
-    ds = ds.take(limit)
-  return list(ds.as_numpy_iterator())
+  if cache_dir:
+    cached = example_cache.read_rows(cache_dir, task, split)
+    if cached is not None:
+      return cached
+  return example_cache.rows(task, split)
 
 
 def _text(value) -> str:
@@ -108,7 +110,8 @@ def _truncate(tokens: np.ndarray, length: int | None, keep_end: bool
 def load_examples(task: seqio.Task, split: str, *,
                   few_shot: FewShot = FewShot(),
                   feature_lengths: dict[str, int] | None = None,
-                  max_examples: int | None = None) -> list[Example]:
+                  max_examples: int | None = None,
+                  cache_dir: str | None = None) -> list[Example]:
   """A task's preprocessed, tokenised examples, prompts made few-shot if asked.
 
   Args:
@@ -118,8 +121,10 @@ def load_examples(task: seqio.Task, split: str, *,
     feature_lengths: cap on "inputs"/"targets" tokens (EOS kept).
     max_examples: keep only examples (not option rows) with a smaller index
       (or the first rows, for tasks without option rows); for quick looks.
+    cache_dir: an example cache (scripts/cache_tasks.py); the split's rows
+      are read from it when it holds them (the same rows either way).
   """
-  rows = _read(task, split)
+  rows = _read(task, split, cache_dir)
   if not rows:
     raise EvalDataError(f"task '{task.name}' has no examples in its '{split}' "
                         "split")

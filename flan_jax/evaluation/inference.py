@@ -43,7 +43,8 @@ def infer(*,
           task_feature_lengths: Mapping[str, int] | None = None,
           few_shot: int = 0,
           few_shot_seed: int = 0,
-          max_examples: int | None = None) -> int:
+          max_examples: int | None = None,
+          cache_dir: str | None = None) -> int:
   """Writes one JSONL line per example of `task_name`; returns the count."""
   if mode not in MODES:
     raise errors.ConfigError(f"infer.mode is {mode!r}: use one of "
@@ -64,10 +65,10 @@ def infer(*,
   rows = examples_lib.load_examples(
       task, split, few_shot=shots,
       feature_lengths=dict(task_feature_lengths or {}),
-      max_examples=max_examples)
+      max_examples=max_examples, cache_dir=cache_dir)
   if mode == "predict" or examples_lib.has_option_rows(rows):
-    _, outputs = task_eval.evaluate_rows(task, runner, rows,
-                                         task_feature_lengths)
+    outputs = task_eval.evaluate_rows(task, runner, rows,
+                                      task_feature_lengths).outputs
   else:
     outputs = [{"index": i,
                 "inputs": task_eval.text_of(r["inputs_pretokenized"]),

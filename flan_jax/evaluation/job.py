@@ -38,11 +38,15 @@ from flan_jax.evaluation import aggregation
 from flan_jax.evaluation import examples as examples_lib
 from flan_jax.evaluation import outputs
 from flan_jax.evaluation import runner as runner_lib
+from flan_jax.evaluation import statistics
 from flan_jax.evaluation import task_eval
 from flan_jax.models import api
 from flan_jax.parallel import partitioning
 
 log = logging.getLogger("flan_jax")
+
+# The split whose scores pick each dataset's best template (FLAN: dev).
+DEFAULT_SELECTION_SPLIT = "validation"
 
 
 class EvalJobError(errors.FlanJaxError, ValueError):
@@ -55,6 +59,15 @@ def _describe(task_name: str) -> tuple[str, str]:
   except KeyError:  # a plain seqio task: its own dataset, one template
     return task_name, "0"
   return f"{info.collection}:{info.dataset}", str(info.template)
+
+
+def _template_groups(dataset_key: str) -> dict[str, list[str]]:
+  try:
+    spec = registry.get_dataset(dataset_key).spec
+  except KeyError:  # a plain seqio task
+    return {}
+  return {group: [str(t) for t in templates]
+          for group, templates in spec.template_groups.items()}
 
 
 def _seen_datasets(training_mixture: str | None) -> set[str] | None:
@@ -73,7 +86,9 @@ def _seen_datasets(training_mixture: str | None) -> set[str] | None:
 def _check_splits(tasks: Sequence[seqio.Task], split: str,
                   selection_split: str | None) -> None:
   """The reported split must exist in every task, the selection split in
-  some (tasks without it get no best-dev-template number)."""
+  some (tasks without it get no best-dev-template number); the default one
+  may be in none (BIG-Bench Hard has only a test split), a name the user
+  typed may not."""
   lacking = [t for t in tasks if split not in t.splits]
   if lacking:
     raise EvalJobError(
@@ -81,6 +96,10 @@ def _check_splits(tasks: Sequence[seqio.Task], split: str,
         f"has {', '.join(lacking[0].splits)}; {len(lacking)} of {len(tasks)} "
         f"tasks lack it): use one of those, usually 'test'")
   if selection_split and not any(selection_split in t.splits for t in tasks):
+    if selection_split == DEFAULT_SELECTION_SPLIT:
+      log.info("no task has a '%s' split: no best-dev-template numbers",
+               selection_split)
+      return
     raise EvalJobError(
         f"evaluate.selection_split '{selection_split}' is a split of none of "
         f"the tasks: use 'validation', or None for no best-dev-template "
@@ -110,7 +129,7 @@ def evaluate(*,
              mixture_or_task_name: str,
              output_dir: str,
              split: str = "test",
-             selection_split: str | None = "validation",
+             selection_split: str | None = DEFAULT_SELECTION_SPLIT,
              batch_size: int = 64,
              step: int | None = None,
              training_mixture: str | None = None,
@@ -119,11 +138,13 @@ def evaluate(*,
              few_shot: int = 0,
              few_shot_seed: int = 0,
              max_examples: int | None = None,
+             cache_dir: str | None = None,
              write_examples: bool = False,
              host_index: int | None = None,
              host_count: int | None = None,
              on_task_done: Callable[[str], None] | None = None,
-             config_text: str | None = None
+             config_text: str | None = None,
+             tensorboard_dir: str | None = None
              ) -> dict[str, Any] | None:
   """Evaluates one checkpoint; writes results.json and results.md.
 
@@ -146,12 +167,16 @@ def evaluate(*,
     few_shot: k exemplars from each task's train split before every query.
     few_shot_seed: seed choosing the exemplars.
     max_examples: evaluate only the first examples of each split.
+    cache_dir: an example cache (scripts/cache_tasks.py); tasks whose rows
+      it holds are read from it instead of being rebuilt (same results).
     write_examples: also write per-example outputs (JSONL per task/split).
     host_index, host_count: this host's share of the tasks (default: JAX's
       process index and count).
     on_task_done: called with each task name once its file is written.
     config_text: the job's configuration (gin), written to
       `output_dir/eval_config.gin` once the job's settings are checked.
+    tensorboard_dir: where the results go as TensorBoard scalars at the
+      checkpoint's step (default: `<output_dir>/tensorboard`).
 
   Returns:
     The results, or None when other hosts still have tasks to finish.
@@ -179,6 +204,8 @@ def evaluate(*,
       "task_feature_lengths": lengths or None,
       "max_examples": max_examples,
       "normalisations": dict(rank_classification.NORMALISATIONS),
+      "stderr": {"bootstrap_samples": statistics.BOOTSTRAP_SAMPLES,
+                 "bootstrap_seed": statistics.BOOTSTRAP_SEED},
   }
   results_path = os.path.join(output_dir, outputs.RESULTS_FILE)
   done = outputs.finished_results(output_dir, config)
@@ -216,15 +243,17 @@ def evaluate(*,
       for which in splits:
         if which not in task.splits:
           continue
-        metrics, per_example = task_eval.evaluate_task(
+        result = task_eval.evaluate_task(
             task, runner, which, few_shot=shots, feature_lengths=lengths,
-            max_examples=max_examples)
+            max_examples=max_examples, cache_dir=cache_dir)
         key = "metrics" if which == split else "selection_metrics"
-        entry[key] = metrics
-        entry[f"{key}_examples"] = len(per_example)
+        entry[key] = result.metrics
+        entry[f"{key}_stderr"] = result.stderr
+        entry[f"{key}_examples"] = result.num_examples
         if write_examples:
           outputs.write_jsonl(
-              outputs.examples_file(output_dir, task.name, which), per_example)
+              outputs.examples_file(output_dir, task.name, which),
+              result.outputs)
       if "metrics" not in entry:
         raise EvalJobError(f"task '{task.name}' has no '{split}' split")
       entry["seconds"] = round(time.perf_counter() - started, 2)
@@ -254,8 +283,11 @@ def evaluate(*,
       "few_shot": few_shot,
       **aggregation.aggregate(task_results, describe=_describe,
                               clusters_of=mixtures.clusters_of,
-                              seen_datasets=seen),
+                              seen_datasets=seen,
+                              template_groups_of=_template_groups),
   }
+  outputs.write_summaries(results, tensorboard_dir or
+                          os.path.join(output_dir, outputs.TENSORBOARD_DIR))
   outputs.write_results(results, output_dir)
   log.info("wrote %s", results_path)
   return results
@@ -297,10 +329,16 @@ def checkpoints_to_evaluate(checkpoints: str | Sequence[str], output_dir: str,
 def evaluate_checkpoints(*, checkpoints: str | Sequence[str], output_dir: str,
                          all_steps: bool = False, **kwargs
                          ) -> list[dict[str, Any] | None]:
-  """Runs `evaluate` over several checkpoints; finished ones are skipped."""
+  """Runs `evaluate` over several checkpoints; finished ones are skipped.
+
+  The steps of one run write TensorBoard scalars into one folder (beside
+  their `step_<N>` folders), so each metric is a curve over the steps.
+  """
   results = []
   for directory, step, out in checkpoints_to_evaluate(
       checkpoints, output_dir, all_steps=all_steps):
-    results.append(evaluate(checkpoint=directory, step=step, output_dir=out,
-                            **kwargs))
+    results.append(evaluate(
+        checkpoint=directory, step=step, output_dir=out,
+        tensorboard_dir=os.path.join(os.path.dirname(out),
+                                     outputs.TENSORBOARD_DIR), **kwargs))
   return results

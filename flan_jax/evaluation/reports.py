@@ -1,10 +1,12 @@
 """Readable tables and figures from results.json files.
 
-Tables (markdown):
+Tables (markdown), every number as `score ± stderr` where results.json
+holds a standard error (runs written before stderrs existed print the score
+alone):
   `results_markdown(results)`        one run: per dataset and per cluster
   `comparison_markdown(runs, labels)` several runs side by side
 
-Figures (matplotlib PNG):
+Figures (matplotlib PNG, error bars of one standard error):
   `plot_cluster_bars`       per-cluster score of each run (base vs tuned ...),
                             held-out clusters marked
   `plot_template_spread`    per dataset: each template's score, their mean and
@@ -47,6 +49,22 @@ def _fmt(value: float | None) -> str:
   return "-" if value is None else f"{value:.1f}"
 
 
+def _fmt_se(value: float | None, stderr: float | None) -> str:
+  """`65.0 ± 3.4`, or the value alone when there is no standard error."""
+  if value is None or stderr is None:
+    return _fmt(value)
+  return f"{value:.1f} ± {stderr:.1f}"
+
+
+def _other_metrics(entry: Mapping[str, Any]) -> str:
+  """Datasets on another scale, reported beside a mean (e.g. edit distance)."""
+  parts = [f"{metric} {_fmt_se(o['score'], o.get('score_stderr'))} "
+           f"({o.get('scale') or 'not a percentage'}; "
+           f"{len(o['datasets'])} datasets)"
+           for metric, o in sorted((entry.get("other_metrics") or {}).items())]
+  return "; ".join(parts) or "-"
+
+
 def _title(results: Results) -> str:
   shots = results.get("few_shot") or 0
   mode = f"{shots}-shot" if shots else "Zero-shot"
@@ -61,9 +79,9 @@ def results_markdown(results: Results) -> str:
       f"Checkpoint: `{results['checkpoint']}`  ",
       f"Training mixture: `{results.get('training_mixture') or 'unknown'}`",
       "",
-      "| cluster | dataset | status | metric | mean over templates | "
+      "| cluster | dataset | status | metric | n | mean over templates | "
       "best dev template | templates (min-max) |",
-      "|---|---|---|---|---:|---:|---|"
+      "|---|---|---|---|---:|---:|---:|---|"
   ]
   datasets = results["datasets"]
   for cluster, c_entry in sorted(results["clusters"].items()):
@@ -72,27 +90,56 @@ def results_markdown(results: Results) -> str:
       per = [t[d["metric"]] for t in d["per_template"].values()]
       best = d.get("best_dev_template")
       best_text = ("-" if best is None else
-                   f"{_fmt(d['best_dev_score'])} (t{best})")
+                   _fmt_se(d["best_dev_score"],
+                           d.get("best_dev_score_stderr")) + f" (t{best})")
+      metric = d["metric"] + ("" if d.get("higher_is_better", True) else
+                              " (lower is better)")
+      score = _fmt_se(d["score"], d.get("score_stderr"))
       lines.append(
-          f"| {cluster} | {key} | {STATUS_LABEL[d['status']]} | {d['metric']} "
-          f"| {_fmt(d['score'])} | {best_text} | {len(per)} ({_fmt(min(per))}-"
-          f"{_fmt(max(per))}) |")
-  lines += ["", "| cluster | status | mean over templates | best dev template |",
-            "|---|---|---:|---:|"]
+          f"| {cluster} | {key} | {STATUS_LABEL[d['status']]} | {metric} "
+          f"| {d.get('n') or '-'} | {score} | {best_text} | {len(per)} "
+          f"({_fmt(min(per))}-{_fmt(max(per))}) |")
+  lines += ["", "Clusters average their datasets scored in percent (higher is "
+            "better); datasets on another scale are listed beside, not "
+            "averaged in.", "",
+            "| cluster | status | mean over templates | best dev template | "
+            "on another scale |", "|---|---|---:|---:|---|"]
   for cluster, c_entry in sorted(results["clusters"].items()):
+    score = _fmt_se(c_entry["score"], c_entry.get("score_stderr"))
+    best = _fmt_se(c_entry.get("best_dev_score"),
+                   c_entry.get("best_dev_score_stderr"))
     lines.append(f"| {cluster} | {STATUS_LABEL[c_entry['status']]} | "
-                 f"{_fmt(c_entry['score'])} | "
-                 f"{_fmt(c_entry.get('best_dev_score'))} |")
+                 f"{score} | {best} | {_other_metrics(c_entry)} |")
+  groups = _group_rows(results)
+  if groups:
+    lines += ["", "Template groups (e.g. one translation direction each):",
+              "", "| dataset | group | templates | mean over templates | "
+              "best dev template |", "|---|---|---|---:|---:|", *groups]
   normalised = _normalised_rows(results)
   if normalised:
     lines += ["", "Rank classification under each scoring convention "
               "(mean over templates): `accuracy` sums the option's "
               "log-likelihood (FLAN, T0), `accuracy_char_norm` divides it by "
-              "the option's characters (lm-evaluation-harness acc_norm), "
+              "the characters of the option itself (lm-evaluation-harness "
+              "acc_norm), "
               "`accuracy_token_norm` by its tokens.", "",
               "| dataset | accuracy | accuracy_char_norm | accuracy_token_norm |",
               "|---|---:|---:|---:|", *normalised]
   return "\n".join(lines) + "\n"
+
+
+def _group_rows(results: Results) -> list[str]:
+  rows = []
+  for key, d in sorted(results["datasets"].items()):
+    for group, g in sorted((d.get("template_groups") or {}).items()):
+      best = g.get("best_dev_template")
+      best_text = ("-" if best is None else
+                   _fmt_se(g["best_dev_score"],
+                           g.get("best_dev_score_stderr")) + f" (t{best})")
+      rows.append(f"| {key} | {group} | {', '.join(g['templates'])} | "
+                  f"{_fmt_se(g['score'], g.get('score_stderr'))} | "
+                  f"{best_text} |")
+  return rows
 
 
 def _normalised_rows(results: Results) -> list[str]:
@@ -119,13 +166,17 @@ def comparison_markdown(runs: Sequence[Results],
   for cluster, c_entry in sorted(last["clusters"].items()):
     for key in sorted(c_entry["datasets"]):
       d = last["datasets"][key]
-      scores = [_fmt(r["datasets"].get(key, {}).get("score")) for r in runs]
+      scores = [_fmt_se(r["datasets"].get(key, {}).get("score"),
+                        r["datasets"].get(key, {}).get("score_stderr"))
+                for r in runs]
       lines.append(f"| {cluster} | {key} | {STATUS_LABEL[d['status']]} | "
                    f"{d['metric']} | " + " | ".join(scores) + " |")
   lines += ["", "| cluster | status | " + " | ".join(labels) + " |",
             "|---|---|" + "---:|" * len(labels)]
   for cluster, c_entry in sorted(last["clusters"].items()):
-    scores = [_fmt(r["clusters"].get(cluster, {}).get("score")) for r in runs]
+    scores = [_fmt_se(r["clusters"].get(cluster, {}).get("score"),
+                      r["clusters"].get(cluster, {}).get("score_stderr"))
+              for r in runs]
     lines.append(f"| {cluster} | {STATUS_LABEL[c_entry['status']]} | " +
                  " | ".join(scores) + " |")
   return "\n".join(lines) + "\n"
@@ -163,14 +214,19 @@ def plot_cluster_bars(runs: Sequence[Results], labels: Sequence[str],
   for i, (run, label) in enumerate(zip(runs, labels)):
     values = [run["clusters"].get(c, {}).get(key) for c in clusters]
     heights = [np.nan if v is None else v for v in values]
+    errors = [run["clusters"].get(c, {}).get(f"{key}_stderr")
+              for c in clusters]
     bars = ax.bar(x + (i - (len(runs) - 1) / 2) * width, heights, width,
-                  label=label)
+                  label=label,
+                  yerr=[np.nan if e is None else e for e in errors],
+                  capsize=2, error_kw={"elinewidth": 0.8})
     ax.bar_label(bars, labels=[_fmt(v) for v in values], fontsize=7,
                  padding=1)
   ax.set_xticks(x, names, fontsize=8)
   ax.set_ylabel("best-dev-template score" if use_best_dev else
                 "score (mean over templates)")
-  ax.set_title("Zero-shot score per task cluster")
+  ax.set_title("Zero-shot score per task cluster (error bars: 1 stderr;\n"
+               "only percent-scale datasets are averaged)", fontsize=9)
   ax.legend(fontsize=8)
   ax.margins(y=0.15)
   return _save(fig, path)
@@ -184,10 +240,15 @@ def plot_template_spread(results: Results, path: str) -> str:
   fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(datasets) + 2), 4))
   for i, key in enumerate(datasets):
     d = results["datasets"][key]
-    scores = [t[d["metric"]] for t in d["per_template"].values()]
+    templates = list(d["per_template"])
+    scores = [d["per_template"][t][d["metric"]] for t in templates]
+    errors = [(d.get("per_template_stderr") or {}).get(t, {}).get(d["metric"])
+              for t in templates]
     colour = "tab:red" if d["status"] == "held_out" else "tab:blue"
     ax.bar(i, d["score"], 0.6, color=colour, alpha=0.25)
-    ax.scatter([i] * len(scores), scores, color=colour, s=18, zorder=3)
+    ax.errorbar([i] * len(scores), scores,
+                yerr=[np.nan if e is None else e for e in errors], fmt="o",
+                color=colour, markersize=4, elinewidth=0.8, zorder=3)
     if d.get("best_dev_score") is not None:
       ax.scatter([i], [d["best_dev_score"]], marker="*", s=120, color="black",
                  zorder=4)
@@ -195,8 +256,8 @@ def plot_template_spread(results: Results, path: str) -> str:
                 [k.split(":", 1)[-1] for k in datasets], rotation=45,
                 ha="right", fontsize=8)
   ax.set_ylabel("score")
-  ax.set_title("Score of each template (dots), their mean (bar) and the\n"
-               "best-dev template (star); red = held out, blue = seen",
+  ax.set_title("Score of each template (dots, 1 stderr), their mean (bar)\n"
+               "and the best-dev template (star); red = held out, blue = seen",
                fontsize=9)
   return _save(fig, path)
 
@@ -208,6 +269,8 @@ def plot_held_out_vs_clusters(runs: Sequence[Results],
   order = np.argsort(num_clusters)
   xs = [num_clusters[i] for i in order]
   overall = [runs[i]["summary"]["held_out"]["score"] for i in order]
+  overall_se = [runs[i]["summary"]["held_out"].get("score_stderr")
+                for i in order]
   fig, ax = plt.subplots(figsize=(5.5, 4))
   held_out = sorted({c for r in runs for c, e in r["clusters"].items()
                      if e["status"] == "held_out"})
@@ -215,8 +278,9 @@ def plot_held_out_vs_clusters(runs: Sequence[Results],
     ys = [runs[i]["clusters"].get(cluster, {}).get("score") for i in order]
     ax.plot(xs, [np.nan if y is None else y for y in ys], "--", marker="o",
             alpha=0.6, label=cluster)
-  ax.plot(xs, [np.nan if y is None else y for y in overall], "-", marker="s",
-          color="black", linewidth=2, label="held-out average")
+  ax.errorbar(xs, [np.nan if y is None else y for y in overall],
+              yerr=[np.nan if e is None else e for e in overall_se], fmt="-s",
+              color="black", linewidth=2, capsize=3, label="held-out average")
   if labels:
     for x, y, i in zip(xs, overall, order):
       if y is not None:

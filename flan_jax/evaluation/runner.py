@@ -17,6 +17,9 @@
     options are decoded against it together. Examples are sorted by length
     and each batch is trimmed to power-of-two widths.
   - "per_option": `naive_option_scores`.
+  With `greedy=True` it also says, per option, whether the option is the
+  model's greedy continuation (every token the argmax), as
+  lm-evaluation-harness's `loglikelihood` reports (`is_greedy`).
 * `naive_option_scores(examples)`: one full forward pass per (input, option)
   row through `score_batch`; the reference the fast paths must equal.
 * `predict(rows, decode_length)`: generation through `predict_batch` (the
@@ -28,6 +31,7 @@ same for scoring and generation.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Iterator, Mapping, Sequence
 
 import jax
@@ -161,6 +165,14 @@ class ModelRunner:
                                    model.score_options),
         "per_option": lambda: None,
     }[model.option_scoring]()
+    self._greedy_scorer = {
+        "tree": lambda: _jitted(model, "score_tree_greedy", functools.partial(
+            model.score_tree, greedy=True)),
+        "grouped": lambda: _jitted(model, "score_options_greedy",
+                                   functools.partial(model.score_options,
+                                                     greedy=True)),
+        "per_option": lambda: None,
+    }[model.option_scoring]
 
   @property
   def has_fast_scoring(self) -> bool:
@@ -173,15 +185,23 @@ class ModelRunner:
       # else: jit moves host arrays to the one device itself, faster.
       return np.asarray(fn(self.params, batch))
 
-  def option_scores(self, examples: Sequence[OptionExample]
-                    ) -> list[np.ndarray]:
-    """Summed log-likelihood of every option, per example: [num_options]."""
+  def option_scores(self, examples: Sequence[OptionExample], *,
+                    greedy: bool = False) -> list[np.ndarray]:
+    """Summed log-likelihood of every option, per example: [num_options].
+
+    With `greedy`, per example [2, num_options]: the scores, then 1.0 where
+    the option is the greedy continuation, else 0.0.
+    """
     if not self.has_fast_scoring:
+      if greedy:
+        raise TypeError(f"{type(self.model).__name__} scores options per "
+                        "option only; it cannot say which are greedy")
       return self.naive_option_scores(examples)
     if not examples:
       return []
+    scorer = self._greedy_scorer() if greedy else self._option_scorer
     if self.model.option_scoring == "tree":
-      return self._tree_option_scores(examples)
+      return self._tree_option_scores(examples, scorer, greedy)
     num_options = max(e.num_options for e in examples)
     per_batch = self._rows_per_pass(self.batch_size // num_options)
     order = sorted(range(len(examples)), key=lambda i: (
@@ -191,9 +211,10 @@ class ModelRunner:
       chosen = order[start:start + per_batch]
       batch = self.options_batch([examples[i] for i in chosen], per_batch,
                                  num_options)
-      result = self._run(self._option_scorer, batch)
+      result = self._run(scorer, batch)
       for row, i in enumerate(chosen):
-        scores[i] = result[row, :examples[i].num_options].astype(np.float64)
+        scores[i] = result[..., row, :examples[i].num_options].astype(
+            np.float64)
     return scores
 
   def _rows_per_pass(self, rows: int) -> int:
@@ -201,8 +222,8 @@ class ModelRunner:
     data_parallel = self.partitioner.data_parallel_size
     return max(data_parallel, rows - rows % data_parallel)
 
-  def _tree_option_scores(self, examples: Sequence[OptionExample]
-                          ) -> list[np.ndarray]:
+  def _tree_option_scores(self, examples: Sequence[OptionExample], scorer,
+                          greedy: bool) -> list[np.ndarray]:
     """Decoder-only fast path: one option tree per row, rows sorted by
     length and cut to `fine_bucket` widths, so padding stays small.
 
@@ -229,12 +250,18 @@ class ModelRunner:
                for name in option_tree.TREE_FEATURES}
       batch.update({name: _fit_width(tree[name], gathers)
                     for name in ("gather_slots", "gather_tokens")})
-      picked = self._run(self._option_scorer, batch)
+      picked = self._run(scorer, batch)
       for row, i in enumerate(chosen):
         count = lengths[i][1]
-        scores[i] = np.bincount(tree["gather_options"][row, :count],
-                                picked[row, :count],
-                                minlength=examples[i].num_options)
+        options = tree["gather_options"][row, :count]
+        total = lambda values: np.bincount(
+            options, values[row, :count], minlength=examples[i].num_options)
+        if not greedy:
+          scores[i] = total(picked)
+        else:  # an option is greedy when none of its tokens is not
+          scores[i] = np.stack([total(picked[0]),
+                                (total(1.0 - picked[1]) == 0).astype(
+                                    np.float64)])
     return scores
 
   @staticmethod

@@ -9,12 +9,13 @@
                                 postprocessor, then its predict metrics
                                 (sacrebleu, rouge-score, SQuAD EM/F1, ...)
 
-Both return (metrics, per-example outputs); the eval job and inference jobs
-share these functions.
+Both return a `TaskResult`: the metrics, a standard error for each
+(`statistics`), the number of examples scored and per-example outputs; the
+eval job and inference jobs share these functions.
 """
-
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -23,23 +24,30 @@ import seqio
 from flan_jax.data import rank_classification
 from flan_jax.evaluation import examples as examples_lib
 from flan_jax.evaluation import runner as runner_lib
+from flan_jax.evaluation import statistics
 
 Example = examples_lib.Example
 
 
+@dataclasses.dataclass
+class TaskResult:
+  """One task on one split.
+
+  Attributes:
+    metrics: metric name -> value (percentages on 0-100, see data.metrics).
+    stderr: metric name -> its standard error, same scale (None where it
+      cannot be estimated, e.g. a single example).
+    num_examples: examples scored (not option rows).
+    outputs: one dict per example (inputs, prediction or option scores).
+  """
+  metrics: dict[str, float]
+  stderr: dict[str, float | None]
+  num_examples: int
+  outputs: list[dict[str, Any]]
+
+
 def text_of(value) -> str:
   return value.decode("utf-8") if isinstance(value, bytes) else str(value)
-
-
-def _scalar(value) -> float:
-  return float(getattr(value, "value", value))
-
-
-def _metrics(fns, targets, outputs) -> dict[str, float]:
-  result = {}
-  for fn in fns:
-    result.update({k: _scalar(v) for k, v in fn(targets, outputs).items()})
-  return result
 
 
 def _targets(task: seqio.Task, rows: Sequence[Example]) -> list:
@@ -51,20 +59,21 @@ def evaluate_task(task: seqio.Task, runner: runner_lib.ModelRunner,
                   split: str, *,
                   few_shot: examples_lib.FewShot = examples_lib.FewShot(),
                   feature_lengths: Mapping[str, int] | None = None,
-                  max_examples: int | None = None
-                  ) -> tuple[dict[str, float], list[dict[str, Any]]]:
-  """One task on one split: (metrics, per-example outputs)."""
+                  max_examples: int | None = None,
+                  cache_dir: str | None = None) -> TaskResult:
+  """One task on one split: metrics, their stderrs, per-example outputs."""
   rows = examples_lib.load_examples(
       task, split, few_shot=few_shot,
-      feature_lengths=dict(feature_lengths or {}), max_examples=max_examples)
+      feature_lengths=dict(feature_lengths or {}), max_examples=max_examples,
+      cache_dir=cache_dir)
   return evaluate_rows(task, runner, rows, feature_lengths)
 
 
 def evaluate_rows(task: seqio.Task, runner: runner_lib.ModelRunner,
                   rows: Sequence[Example],
                   feature_lengths: Mapping[str, int] | None = None
-                  ) -> tuple[dict[str, float], list[dict[str, Any]]]:
-  """Metrics and per-example outputs for rows from `examples.load_examples`."""
+                  ) -> TaskResult:
+  """The `TaskResult` of rows from `examples.load_examples`."""
   if examples_lib.has_option_rows(rows):
     return _evaluate_options(task, runner, rows)
   return _evaluate_generation(task, runner, rows, feature_lengths)
@@ -77,23 +86,27 @@ def target_scores(runner: runner_lib.ModelRunner,
   return [float(s[0]) for s in scores]
 
 
-def _evaluate_options(task, runner, rows):
+def _evaluate_options(task, runner, rows) -> TaskResult:
   examples = examples_lib.group_options(rows)
   scores = runner.option_scores(examples)
   flat_rows = [r for e in examples for r in e.rows]
   flat_scores = [float(s) for per in scores for s in per]
-  targets = _targets(task, flat_rows)
-  metrics = _metrics(task.score_metric_fns, targets, flat_scores)
+  metrics, stderr = statistics.metric_stderrs(
+      task.score_metric_fns, _targets(task, flat_rows), flat_scores,
+      resample=False)
   outputs = []
+  correct: dict[str, list[float]] = {
+      name: [] for name in rank_classification.NORMALISATIONS.values()}
   for example, per in zip(examples, scores):
-    option_rows = [rank_classification.OptionRow(
-        idx=example.idx, option_idx=k, is_correct=bool(r["is_correct"]),
-        char_length=len(text_of(r["targets_pretokenized"])),
-        token_length=int(np.count_nonzero(r["targets"])))
-                   for k, r in enumerate(example.rows)]
-    chosen = {name: rank_classification.predictions(option_rows, per, method)[
-        example.idx][0]
-              for method, name in rank_classification.NORMALISATIONS.items()}
+    option_rows = [rank_classification.option_row_postprocessor(
+        text_of(r["targets_pretokenized"]), example=r, is_target=True)
+                   for r in example.rows]
+    chosen = {}
+    for method, name in rank_classification.NORMALISATIONS.items():
+      choice, right = rank_classification.predictions(
+          option_rows, per, method)[example.idx]
+      chosen[name] = choice
+      correct[name].append(100.0 * right)
     outputs.append({
         "idx": example.idx,
         "inputs": text_of(example.rows[0]["inputs_pretokenized"]),
@@ -102,10 +115,15 @@ def _evaluate_options(task, runner, rows):
         "log_likelihoods": [float(s) for s in per],
         "predicted": chosen,
     })
-  return metrics, outputs
+  # Option rows cannot be resampled as examples by a metric function, but
+  # the accuracies are means of per-example right/wrong: binomial stderrs.
+  for name, values in correct.items():
+    if name in metrics:
+      stderr[name] = statistics.mean_stderr(values)
+  return TaskResult(metrics, stderr, len(examples), outputs)
 
 
-def _evaluate_generation(task, runner, rows, feature_lengths):
+def _evaluate_generation(task, runner, rows, feature_lengths) -> TaskResult:
   lengths = feature_lengths or {}
   # Rounded up to a power of two so that tasks share compiled programs;
   # decoding still stops once every row has produced EOS.
@@ -117,11 +135,14 @@ def _evaluate_generation(task, runner, rows, feature_lengths):
   predictions = [task.postprocess_fn(d, example=r, is_target=False)
                  for d, r in zip(decoded, rows)]
   targets = _targets(task, rows)
-  metrics = _metrics(task.predict_metric_fns, targets, predictions)
+  metrics, stderr = statistics.metric_stderrs(task.predict_metric_fns,
+                                              targets, predictions)
   if task.score_metric_fns:
-    metrics.update(_metrics(task.score_metric_fns, targets,
-                            target_scores(runner, rows)))
+    scored, scored_stderr = statistics.metric_stderrs(
+        task.score_metric_fns, targets, target_scores(runner, rows))
+    metrics.update(scored)
+    stderr.update(scored_stderr)
   outputs = [{"index": i, "inputs": text_of(r["inputs_pretokenized"]),
               "target": text_of(r["targets_pretokenized"]), "prediction": p}
              for i, (r, p) in enumerate(zip(rows, decoded))]
-  return metrics, outputs
+  return TaskResult(metrics, stderr, len(rows), outputs)

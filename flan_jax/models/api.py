@@ -164,13 +164,17 @@ class Model(abc.ABC):
     """Generated target tokens [batch, decode length] (EOS, then zeros)."""
 
   @abc.abstractmethod
-  def score_options(self, params, batch: Batch) -> Array:
+  def score_options(self, params, batch: Batch, greedy: bool = False
+                    ) -> Array:
     """Summed log-likelihood of every answer option of every example: [B, K].
 
     Args:
       batch: "inputs" int32 [B, Li] (0-padded) and "option_targets" int32
         [B, K, Lt] (0-padded, EOS included). All-padding option rows
         score 0.
+      greedy: also say whether each option is the greedy continuation
+        (every token the argmax): returns [2, B, K], the scores, then 1.0
+        where greedy else 0.0 (lm-evaluation-harness's `is_greedy`).
     """
 
   @abc.abstractmethod
@@ -182,8 +186,9 @@ class Model(abc.ABC):
                        batch_per_device: int, tensor_parallel: int) -> int:
     """Activations one device keeps for the backward pass (an estimate)."""
 
-  def score_tree(self, params, batch: Batch) -> Array:
-    """Log-probabilities of chosen tokens in option-tree rows (`"tree"` models)."""
+  def score_tree(self, params, batch: Batch, greedy: bool = False) -> Array:
+    """Log-probabilities of chosen tokens in option-tree rows (`"tree"` models);
+    with `greedy`, [2, ...]: also 1.0 where the token is the argmax."""
     raise TypeError(f"{type(self).__name__} scores options as "
                     f"{self.option_scoring!r}, not over option trees")
 

@@ -188,13 +188,15 @@ class DecoderOnlyModel(api.Model):
     return self.generate(params, tokens, lengths.astype(jnp.int32),
                          self.decode_length(batch), rng=rng)
 
-  def score_tree(self, params, batch: Batch) -> Array:
+  def score_tree(self, params, batch: Batch, greedy: bool = False) -> Array:
     """Log-probabilities of chosen tokens in option-tree rows: [B, G].
 
     Each row holds one prompt and its options (`option_tree.layout`):
     "tokens", "positions" and "branches" [B, S]. Row b's entry g is
     log p("gather_tokens"[b, g]) at slot "gather_slots"[b, g], 0 where the
     token is 0 (padding). The output layer runs only at the gathered slots.
+    With `greedy`: [2, B, G], then 1.0 where the token is the argmax (and
+    at padding).
     """
     mask = masks.option_tree_mask(batch["branches"], batch["positions"],
                                   prefix_lm=self.prefix_lm,
@@ -205,9 +207,14 @@ class DecoderOnlyModel(api.Model):
     log_probs = jax.nn.log_softmax(logits.astype(jnp.float32))
     tokens = batch["gather_tokens"]
     picked = jnp.take_along_axis(log_probs, tokens[..., None], axis=-1)
-    return jnp.where(tokens > 0, picked[..., 0], 0.0)
+    scores = jnp.where(tokens > 0, picked[..., 0], 0.0)
+    if not greedy:
+      return scores
+    is_best = (jnp.argmax(log_probs, -1) == tokens) | (tokens == 0)
+    return jnp.stack([scores, is_best.astype(jnp.float32)])
 
-  def score_options(self, params, batch: Batch) -> Array:
+  def score_options(self, params, batch: Batch, greedy: bool = False
+                    ) -> Array:
     """Every option's summed log-likelihood, [B, K] (see `api.Model`).
 
     One forward pass over option-tree rows (`score_tree`), laid out on
@@ -217,10 +224,14 @@ class DecoderOnlyModel(api.Model):
     inputs, options = batch["inputs"], batch["option_targets"]
     b, k, _ = options.shape
     tree = option_tree.layout(inputs, options, xp=jnp)
-    picked = self.score_tree(params, tree)
+    picked = self.score_tree(params, tree, greedy=greedy)
     rows = jnp.arange(b)[:, None]
-    return jnp.zeros((b, k), jnp.float32).at[
-        rows, tree["gather_options"]].add(picked)
+    at = jnp.zeros((b, k), jnp.float32).at[rows, tree["gather_options"]]
+    if not greedy:
+      return at.add(picked)
+    # Padding gathers point at option 0 with flag 1: `min` leaves it be.
+    flags = jnp.ones((b, k), jnp.float32).at[rows, tree["gather_options"]]
+    return jnp.stack([at.add(picked[0]), flags.min(picked[1])])
 
   def train_flops(self, input_shapes: api.InputShapes) -> float:
     return self.config.train_flops(*input_shapes["decoder_input_tokens"])

@@ -58,7 +58,8 @@ class EncoderDecoderModel(api.Model):
         deterministic=dropout_rng is None,
         rngs=None if dropout_rng is None else {"dropout": dropout_rng})
 
-  def score_options(self, params, batch: Batch) -> Array:
+  def score_options(self, params, batch: Batch, greedy: bool = False
+                    ) -> Array:
     """Every option's summed log-likelihood, [B, K] (see `api.Model`).
 
     The input is encoded once per example and the K options are decoded
@@ -76,8 +77,13 @@ class EncoderDecoderModel(api.Model):
     logits = module.apply({"params": params}, encoded, encoder_segments,
                           decoder_inputs, method=module.decode)
     weights = (targets > 0).astype(jnp.float32)
-    return api.sequence_log_likelihood(logits, targets,
-                                       weights).reshape(b, k)
+    scores = api.sequence_log_likelihood(logits, targets,
+                                         weights).reshape(b, k)
+    if not greedy:
+      return scores
+    is_best = (jnp.argmax(logits, -1) == targets) | (targets == 0)
+    return jnp.stack([scores, jnp.all(is_best, -1).reshape(b, k).astype(
+        jnp.float32)])
 
   def decode_length(self, batch: Batch) -> int:
     """Tokens to generate: the batch's target width, else max_decode_length.

@@ -229,11 +229,26 @@ def adafactor(learning_rate: float | optax.Schedule, param_axes: Any, *,
 
 @dataclasses.dataclass(frozen=True)
 class OptimizerDef:
-  """An optimizer recipe waiting for the parameters' logical axis names."""
+  """An optimizer recipe waiting for the parameters' logical axis names.
+
+  `learning_rate` (a number or a schedule of the step) is kept so that the
+  trainer can log the rate each step used.
+  """
   build: Callable[[Any], optax.GradientTransformation]
+  learning_rate: float | optax.Schedule | None = None
 
   def for_params(self, param_axes: Any) -> optax.GradientTransformation:
     return self.build(param_axes)
+
+
+def learning_rate_at(optimizer: OptimizerDef | optax.GradientTransformation,
+                     step: int) -> float | None:
+  """The learning rate of update `step` (0-based); None when unknown (a
+  plain optax transformation)."""
+  if not isinstance(optimizer, OptimizerDef) or optimizer.learning_rate is None:
+    return None
+  rate = optimizer.learning_rate
+  return float(rate(step) if callable(rate) else rate)
 
 
 def resolve(optimizer: OptimizerDef | optax.GradientTransformation,
@@ -285,4 +300,4 @@ def make_optimizer(*, name: str = "adafactor",
       tx = optax.chain(optax.clip_by_global_norm(gradient_clip_norm), tx)
     return tx
 
-  return OptimizerDef(build)
+  return OptimizerDef(build, learning_rate)

@@ -317,6 +317,9 @@ def train(*,
           _raise_if_not_finite(step - len(fetched) + 1, fetched)
         if due_log:
           final_metrics = _mean(fetched)
+          rate = optimizers.learning_rate_at(optimizer, step - 1)
+          if rate is not None:  # the rate of this interval's last update
+            final_metrics["learning_rate"] = rate
           elapsed = time.perf_counter() - interval_start
           if interval_steps:
             final_metrics["step_time_ms"] = 1000 * elapsed / interval_steps

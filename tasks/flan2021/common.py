@@ -282,6 +282,14 @@ def register_flan_dataset(*,
   return record
 
 
+def replace_registered(name: str,
+                       registered: registry.RegisteredDataset) -> FlanDataset:
+  """Points a dataset's record at its re-registered tasks (other templates)."""
+  record = dataclasses.replace(get_flan_dataset(name), registered=registered)
+  _DATASETS[name] = record
+  return record
+
+
 def registered_datasets(cluster: str | None = None) -> list[FlanDataset]:
   """Registered FLAN datasets (of one cluster), in registration order."""
   return [d for d in _DATASETS.values() if cluster in (None, d.cluster)]

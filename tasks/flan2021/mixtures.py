@@ -117,7 +117,7 @@ def instruction_train_task(name: str, mode: str) -> str:
   return entry.train_task if mode == "full" else f"{C}:{name}:train_{mode}"
 
 
-def _register_variant_tasks() -> None:
+def _register_variant_tasks(overwrite: bool = False) -> None:
   """Per trainable dataset: template-subset and instruction-ablation tasks."""
   for dataset in common.registered_datasets():
     key, spec = dataset.key, dataset.spec
@@ -126,12 +126,14 @@ def _register_variant_tasks() -> None:
     for count in TEMPLATE_COUNTS:
       if count < common.TEMPLATES_PER_DATASET:
         registry.register_variant_tasks(
-            key, f"first{count}", train_templates=spec.templates[:count])
+            key, f"first{count}", train_templates=spec.templates[:count],
+            overwrite=overwrite)
     registry.register_variant_tasks(
-        key, "no_template", train_templates=[plain_template(spec)])
+        key, "no_template", train_templates=[plain_template(spec)],
+        overwrite=overwrite)
     registry.register_variant_tasks(
         key, "dataset_name", train_templates=[dataset_name_template(spec)],
-        eval_template=dataset_name_template(spec))
+        eval_template=dataset_name_template(spec), overwrite=overwrite)
 
 
 def _name_eval_tasks(names: Sequence[str]) -> list[str]:
@@ -147,19 +149,23 @@ def _name_eval_tasks(names: Sequence[str]) -> list[str]:
   return tasks
 
 
-def _add(name: str, description: str, register, *args, **kwargs) -> None:
-  register(name, *args, **kwargs)
-  MIXTURES[name] = description
+def register_all(overwrite: bool = False) -> dict[str, str]:
+  """Registers every FLAN 2021 mixture for the clusters present.
 
+  `overwrite` re-registers them (after the datasets were registered again
+  with other templates, see `tasks.flan2021.paper`).
+  """
 
-def register_all() -> dict[str, str]:
-  """Registers every FLAN 2021 mixture for the clusters present."""
+  def _add(name: str, description: str, register, *args, **kwargs) -> None:
+    register(name, *args, overwrite=overwrite, **kwargs)
+    MIXTURES[name] = description
+
   clusters = common.clusters()
   exclusions = _present_exclusions(clusters)
   eval_only = [d.name for d in common.registered_datasets() if d.eval_only]
   names = mixtures.register_cluster_mixtures(
       C, clusters, exclusions=exclusions, max_examples=MAX_EXAMPLES,
-      eval_only=eval_only)
+      eval_only=eval_only, overwrite=overwrite)
   for name in names:
     what = name.split(":", 1)[1]
     MIXTURES[name] = {
@@ -170,7 +176,7 @@ def register_all() -> dict[str, str]:
                 f"{what.removeprefix('train:no_')} (and its exclusions)"
           if what.startswith("train:no_") else
           f"eval tasks of cluster {what.removeprefix('eval:')}")
-  _register_variant_tasks()
+  _register_variant_tasks(overwrite)
   key = lambda names: [f"{C}:{n}" for n in names]
 
   held_out = [c for c in ABLATION_HELD_OUT if c in clusters]

@@ -39,10 +39,10 @@ def _answer_and_references(ex) -> dict[str, tf.Tensor]:
   return {"answer": answer, metrics.REFERENCES_FIELD: references}
 
 
-def _join_triples(triples: tf.Tensor) -> tf.Tensor:
+def _join_triples(triples: tf.Tensor, separator: str = "; ") -> tf.Tensor:
   """'Aarhus_Airport | cityServed | Aarhus' lines -> one '; '-joined string,
   with DBpedia's underscores read as spaces."""
-  text = tf.strings.reduce_join(triples, separator="; ")
+  text = tf.strings.reduce_join(triples, separator=separator)
   return tf.strings.regex_replace(text, "_", " ")
 
 
@@ -53,13 +53,19 @@ def _prepare_web_nlg(ex):
 
 @seqio.map_over_dataset
 def _prepare_dart(ex):
+  # tripleset_newline (one triple a line) serves the FLAN release's
+  # templates (TEMPLATE_SET = 'paper').
   return {"triples": _join_triples(ex["tripleset"]),
+          "tripleset_newline": _join_triples(ex["tripleset"], "\n"),
           **_answer_and_references(ex)}
 
 
 @seqio.map_over_dataset
 def _prepare_common_gen(ex):
+  # concepts_newline serves the FLAN release's templates ('paper').
   return {"concepts": tf.strings.reduce_join(ex["concepts"], separator=", "),
+          "concepts_newline": tf.strings.reduce_join(ex["concepts"],
+                                                     separator="\n"),
           **_answer_and_references(ex)}
 
 

@@ -246,11 +246,21 @@ _AG_NEWS_TEMPLATES = [
 
 @seqio.map_over_dataset
 def _prepare_rotten_tomatoes(ex):
-  """Lists the critics' snippets one per line; the consensus is the answer."""
-  critics = tf.strings.reduce_join(
-      tf.strings.join(["- ", ex["_critics"]["value"]]), separator="\n")
+  """Lists the critics' snippets one per line; the consensus is the answer.
+
+  ``numbered_reviews`` ("1. ...") and ``first_review`` serve the FLAN
+  release's templates (TEMPLATE_SET = 'paper').
+  """
+  reviews = ex["_critics"]["value"]
+  critics = tf.strings.reduce_join(tf.strings.join(["- ", reviews]),
+                                   separator="\n")
+  numbers = tf.strings.as_string(tf.range(1, tf.size(reviews) + 1))
+  numbered = tf.strings.reduce_join(tf.strings.join([numbers, ". ", reviews]),
+                                    separator="\n")
+  first = tf.concat([reviews, [""]], axis=0)[0]
   return {"text": critics, "movie": ex["_movie_name"],
-          "answer": ex["_critic_consensus"]}
+          "answer": ex["_critic_consensus"], "numbered_reviews": numbered,
+          "first_review": first}
 
 
 _ROTTEN_TOMATOES_TEMPLATES = [

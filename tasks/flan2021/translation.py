@@ -118,6 +118,8 @@ def _register_all() -> None:
         prepare=[prepare_pair(code)],
         templates=TEMPLATES,
         metric_fns=[metrics.bleu],
+        template_groups={"from_english": FROM_ENGLISH_TEMPLATES,
+                         "to_english": TO_ENGLISH_TEMPLATES},
     )
 
 

@@ -91,3 +91,32 @@ def test_cache_tasks_script_progress_and_one_line_errors(tmp_path):
     failed = _script(*args)
     assert failed.returncode == 1
     assert expected in failed.stderr and "Traceback" not in failed.stderr
+
+
+def _assert_same_rows(got, expected):
+  assert len(got) == len(expected) > 0
+  for a, b in zip(got, expected):
+    assert a.keys() == b.keys()
+    for key in a:
+      assert type(a[key]) is type(b[key]), key  # pylint: disable=unidiomatic-typecheck
+      if isinstance(a[key], np.ndarray):
+        assert a[key].dtype == b[key].dtype, key
+      np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+@pytest.mark.parametrize("task_name", ["toy:choice:t0:score",
+                                       "toy:echo:t0:gen"])
+def test_eval_rows_read_back_as_the_eval_job_builds_them(tmp_path, task_name):
+  from flan_jax.evaluation import examples  # pylint: disable=g-import-not-at-top
+  task = seqio.get_mixture_or_task(task_name)
+  assert example_cache.read_rows(str(tmp_path), task, "test") is None
+  count = example_cache.write_rows(task, "test", str(tmp_path))
+  cached = example_cache.read_rows(str(tmp_path), task, "test")
+  assert count == len(cached)
+  _assert_same_rows(cached, example_cache.rows(task, "test"))
+  # What the eval job reads (tokens capped, option rows kept) is the same.
+  lengths = {"inputs": 12, "targets": 4}
+  _assert_same_rows(
+      examples.load_examples(task, "test", feature_lengths=lengths,
+                             cache_dir=str(tmp_path)),
+      examples.load_examples(task, "test", feature_lengths=lengths))

@@ -90,3 +90,21 @@ def test_normalisations_by_hand():
   assert rc.normalise(-3.0, rows[1], "token") == pytest.approx(-0.75)
   with pytest.raises(ValueError, match="unknown normalisation 'bytes'"):
     rc.normalise(-3.0, rows[1], "bytes")
+
+
+def test_char_norm_counts_the_option_not_the_whole_target():
+  # lm-evaluation-harness's acc_norm divides by the choice's characters;
+  # a target pattern around the answer must not change that.
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from flan_jax.data.templates import Template  # pylint: disable=g-import-not-at-top
+  template = Template("{text}\n{options_}", "The answer is {answer}.")
+  ds = tf.data.Dataset.from_tensors({
+      "text": "q", "answer": "yes", "options": tf.constant(["no", "yes"])})
+  rows = list(rc.expand_options(template, "answer")(ds).as_numpy_iterator())
+  assert [r["targets"] for r in rows] == [b"The answer is no.",
+                                          b"The answer is yes."]
+  option_rows = [rc.option_row_postprocessor(
+      r["targets"].decode(), example={**r, "targets": [5, 6]}, is_target=True)
+                 for r in rows]
+  assert [r.char_length for r in option_rows] == [2, 3]
+  assert [r.is_correct for r in option_rows] == [False, True]

@@ -58,9 +58,70 @@ def test_clusters_average_their_datasets_and_carry_status():
   assert out["clusters"][aggregation.NO_CLUSTER]["datasets"] == ["ds_d"]
   assert out["datasets"]["ds_c"]["status"] == "seen"
   summary = out["summary"]
-  assert summary["held_out"]["datasets"] == 3
-  assert summary["held_out"]["score"] == pytest.approx((55 + 25 + 2.5) / 3)
+  # ds_d's edit distance (lower is better, characters) is not averaged with
+  # the accuracies: it is reported beside them.
+  assert summary["held_out"]["datasets"] == 2
+  assert summary["held_out"]["score"] == pytest.approx((55 + 25) / 2)
+  beside = summary["held_out"]["other_metrics"]["edit_distance"]
+  assert beside["datasets"] == ["ds_d"]
+  assert beside["score"] == pytest.approx(2.5)
+  assert "lower is better" in beside["scale"]
   assert summary["seen"]["score"] == pytest.approx(12.0)
+
+
+def test_a_lower_is_better_cluster_has_no_percent_mean():
+  out = _aggregate(RESULTS)
+  d = out["clusters"][aggregation.NO_CLUSTER]
+  assert d["score"] is None and d["averaged"] == []
+  assert d["other_metrics"]["edit_distance"]["score"] == pytest.approx(2.5)
+  assert d["other_metrics"]["edit_distance"]["best_dev_score"] == 4.0
+  assert out["datasets"]["ds_d"]["higher_is_better"] is False
+  assert out["datasets"]["ds_a"]["scale"] == "percent"
+
+
+def _with_stderr(test, se, n, dev=None):
+  return {"metrics": test, "metrics_stderr": se, "metrics_examples": n,
+          "selection_metrics": dev}
+
+
+def test_stderrs_and_counts_travel_to_datasets_clusters_and_summary():
+  results = {
+      "ds_a/0": _with_stderr({"accuracy": 70.0}, {"accuracy": 3.0}, 200,
+                             {"accuracy": 60.0}),
+      "ds_a/1": _with_stderr({"accuracy": 40.0}, {"accuracy": 5.0}, 200,
+                             {"accuracy": 80.0}),
+      "ds_b/0": _with_stderr({"accuracy": 20.0}, {"accuracy": 4.0}, 100,
+                             {"accuracy": 10.0}),
+  }
+  out = _aggregate(results)
+  a = out["datasets"]["ds_a"]
+  assert out["tasks"]["ds_a/0"]["stderr"] == {"accuracy": 3.0}
+  assert out["tasks"]["ds_a/0"]["n"] == 200
+  assert a["n"] == 200
+  # Templates share their examples: the mean of their stderrs (a bound).
+  assert a["score_stderr"] == pytest.approx(4.0)
+  assert a["mean_over_templates_stderr"]["accuracy"] == pytest.approx(4.0)
+  assert a["best_dev_score_stderr"] == 5.0  # template 1's
+  nli = out["clusters"]["nli"]
+  # Datasets are independent: sqrt(4^2 + 4^2) / 2.
+  assert nli["score_stderr"] == pytest.approx(32 ** 0.5 / 2)
+  assert nli["best_dev_score_stderr"] == pytest.approx(41 ** 0.5 / 2)
+  assert nli["n"] == 300
+  assert out["summary"]["held_out"]["score_stderr"] == pytest.approx(
+      32 ** 0.5 / 2)
+
+
+def test_template_groups_get_their_own_scores():
+  out = aggregation.aggregate(
+      {k: v for k, v in RESULTS.items() if k.startswith("ds_a")},
+      describe=lambda name: tuple(name.split("/")),
+      clusters_of=lambda key: CLUSTERS[key], seen_datasets=None,
+      template_groups_of=lambda key: {"even": [0, 2], "odd": [1]})
+  groups = out["datasets"]["ds_a"]["template_groups"]
+  assert groups["even"]["score"] == pytest.approx((70 + 55) / 2)
+  assert groups["even"]["templates"] == ["0", "2"]
+  assert groups["even"]["best_dev_template"] == "0"  # dev 60 beats 50
+  assert groups["odd"]["score"] == 40.0
 
 
 def test_mixed_cluster_and_unknown_training_mixture():

@@ -3,7 +3,9 @@
 import json
 import os
 
+import numpy as np
 import pytest
+import tensorflow as tf
 
 import toy_training
 from flan_jax.checkpoints import loading
@@ -76,3 +78,35 @@ def test_base_versus_tuned_comparison_table(results, tuned_run, tmp_path):
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
   with pytest.raises(FileNotFoundError, match="does not exist"):
     loading.resolve_checkpoint(str(tmp_path / "nowhere"))
+
+
+def _scalars(directory):
+  """{tag: [(step, value)]} from the TensorBoard event files in `directory`."""
+  found = {}
+  for name in os.listdir(directory):
+    for event in tf.compat.v1.train.summary_iterator(
+        os.path.join(directory, name)):
+      for value in event.summary.value:
+        found.setdefault(value.tag, []).append(
+            (event.step, float(tf.make_ndarray(value.tensor))))
+  return found
+
+
+def test_training_logs_the_learning_rate_and_eval_writes_tensorboard(
+    results, tuned_run):
+  model_dir, train_result = tuned_run
+  assert all(m["learning_rate"] == pytest.approx(1e-2)
+             for _, m in train_result.history)
+  train = _scalars(os.path.join(model_dir, "train"))
+  assert train["learning_rate"][-1] == (150, pytest.approx(1e-2))
+  evaluated = _scalars(os.path.join(model_dir, "eval", "tensorboard"))
+  polarity = results["datasets"]["toy:polarity"]
+  assert evaluated["datasets/toy:polarity/score"] == [
+      (150, pytest.approx(polarity["score"]))]
+  assert evaluated["clusters/mood/score"][0][1] == pytest.approx(
+      results["clusters"]["mood"]["score"])
+  assert "summary/held_out/score" in evaluated
+  task = results["tasks"]["toy:echo:t0:gen"]
+  assert evaluated["tasks/toy:echo:t0:gen/accuracy_stderr"][0][1] == (
+      pytest.approx(task["stderr"]["accuracy"]))
+  assert np.isfinite(task["stderr"]["accuracy"])

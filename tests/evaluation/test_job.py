@@ -8,6 +8,7 @@ import jax
 import numpy as np
 import pytest
 import seqio
+import tensorflow as tf
 
 import toy_training
 from flan_jax.checkpoints import checkpointer
@@ -67,6 +68,17 @@ def test_results_hold_config_tasks_and_best_dev_numbers(reference):
   assert results["clusters"]["mood"]["status"] == "seen"
   for task in results["tasks"].values():
     assert task["selection_metrics"] is not None
+    # n and a standard error for every metric, on both splits.
+    assert task["n"] == 4 and task["selection_n"] == 4
+    assert set(task["stderr"]) == set(task["metrics"])
+    accuracy = task["metrics"]["accuracy"]
+    assert task["stderr"]["accuracy"] == pytest.approx(
+        (accuracy * (100 - accuracy) / 3) ** 0.5)
+  assert polarity["n"] == 4 and polarity["score_stderr"] is not None
+  assert results["clusters"]["mood"]["n"] == 8
+  assert results["clusters"]["mood"]["score_stderr"] is not None
+  assert results["summary"]["seen"]["score_stderr"] is not None
+  assert results["config"]["stderr"]["bootstrap_seed"] == 0
 
 
 def test_a_killed_job_restarts_and_writes_the_same_results(model_dir, tmp_path,
@@ -123,7 +135,12 @@ def test_every_checkpoint_of_a_run_and_done_ones_are_skipped(model_dir,
   ran = []
   results = job.evaluate_checkpoints(on_task_done=ran.append, **kwargs)
   assert [r["step"] for r in results] == [0, 5]
-  assert sorted(os.listdir(tmp_path)) == ["step_0", "step_5"]
+  assert sorted(os.listdir(tmp_path)) == ["step_0", "step_5", "tensorboard"]
+  steps = set()  # one TensorBoard folder for the run: a curve over steps
+  for name in os.listdir(tmp_path / "tensorboard"):
+    steps |= {e.step for e in tf.compat.v1.train.summary_iterator(
+        str(tmp_path / "tensorboard" / name)) if e.summary.value}
+  assert steps == {0, 5}
   assert len(ran) == 2
   again = job.evaluate_checkpoints(on_task_done=ran.append, **kwargs)
   assert len(ran) == 2 and again == results
@@ -171,6 +188,11 @@ def test_few_shot_job_writes_per_example_outputs(model_dir, tmp_path):
   assert len(rows[0]["log_likelihoods"]) == len(rows[0]["options"]) == 2
   assert "Few-shot" not in _read(tmp_path / "results.md")
   assert "2-shot results" in _read(tmp_path / "results.md")
+  harness = json.loads(_read(tmp_path / "results_lm_eval.json"))
+  task = results["tasks"]["toy:polarity:t1:score"]
+  assert harness["n-shot"]["toy:polarity:t1:score"] == 2
+  assert harness["results"]["toy:polarity:t1:score"]["acc,none"] == (
+      pytest.approx(task["metrics"]["accuracy"] / 100))
 
 
 def test_infer_writes_predictions_and_scores(model_dir, tmp_path):
@@ -188,3 +210,14 @@ def test_infer_writes_predictions_and_scores(model_dir, tmp_path):
   assert all(r["log_likelihood"] < 0 for r in rows)
   with pytest.raises(job.EvalJobError, match="is a mixture"):
     inference.infer(task_name="toy:eval:copy", output_path=path, **common)
+
+
+def test_default_selection_split_may_be_missing_a_typed_one_may_not():
+  """BIG-Bench Hard has only a test split: the default selection split
+  gives no best-dev numbers there; a misspelt one stops the job."""
+  test_only = [seqio.Task("toy:test_only", seqio.FunctionDataSource(
+      lambda split, shuffle_files=False: None, splits=("test",)),
+      output_features={})]
+  job._check_splits(test_only, "test", job.DEFAULT_SELECTION_SPLIT)
+  with pytest.raises(job.EvalJobError, match="'valdation' is a split of none"):
+    job._check_splits(test_only, "test", "valdation")

@@ -18,6 +18,9 @@ CLUSTERS = {"a": ["nli"], "b": ["nli"], "c": ["qa"]}
 def _results(scores, held_out=("a", "b"), step=100):
   """A results dict built the way the eval job builds it."""
   tasks = {f"{d}/{t}": {"metrics": {"accuracy": s, "accuracy_char_norm": s / 2},
+                        "metrics_stderr": {"accuracy": 3.0,
+                                           "accuracy_char_norm": 2.0},
+                        "metrics_examples": 200,
                         "selection_metrics": {"accuracy": s + t}}
            for d, per in scores.items() for t, s in enumerate(per)}
   out = aggregation.aggregate(
@@ -40,12 +43,27 @@ def _png(path):
 
 def test_markdown_tables_say_what_a_reader_needs():
   text = reports.results_markdown(TUNED)
-  assert "| nli | a | HELD OUT | accuracy | 65.0 | 70.0 (t1) | 2 (60.0-70.0) |" in text
-  # best dev: a -> t1 (dev 71) = 70, b -> t0 (dev 65 > 62) = 65.
-  assert "| nli | HELD OUT | 64.0 | 67.5 |" in text
+  assert ("| nli | a | HELD OUT | accuracy | 200 | 65.0 ± 3.0 | 70.0 ± 3.0 "
+          "(t1) | 2 (60.0-70.0) |") in text
+  # best dev: a -> t1 (dev 71) = 70, b -> t0 (dev 65 > 62) = 65; two
+  # independent datasets of stderr 3: sqrt(18) / 2 = 2.1.
+  assert "| nli | HELD OUT | 64.0 ± 2.1 | 67.5 ± 2.1 | - |" in text
   assert "| a | 65.0 | 32.5 |" in text  # the normalisation table
   table = reports.comparison_markdown([BASE, TUNED], ["base", "tuned"])
-  assert "| nli | HELD OUT | 43.0 | 64.0 |" in table
+  assert "| nli | HELD OUT | 43.0 ± 2.1 | 64.0 ± 2.1 |" in table
+
+
+def test_lower_is_better_datasets_are_listed_beside_the_mean():
+  tasks = {"a/0": {"metrics": {"accuracy": 60.0}},
+           "fix/0": {"metrics": {"edit_distance": 3.5, "accuracy": 10.0},
+                     "metrics_stderr": {"edit_distance": 0.5}}}
+  out = aggregation.aggregate(tasks, describe=lambda n: tuple(n.split("/")),
+                              clusters_of=lambda k: ["mixed_bag"],
+                              seen_datasets=None)
+  text = reports.results_markdown({**TUNED, **out})
+  assert "| mixed_bag | fix | - | edit_distance (lower is better) |" in text
+  assert ("| mixed_bag | - | 60.0 | - | edit_distance 3.5 ± 0.5 (characters,"
+          " lower is better; 1 datasets) |") in text
 
 
 def test_write_report_produces_markdown_and_figures(tmp_path):
@@ -78,7 +96,7 @@ def test_report_script(tmp_path):
        f"--output_dir={out}"], capture_output=True, text=True, check=False,
       env={**os.environ, "PYTHONPATH": ROOT})
   assert done.returncode == 0, done.stderr
-  assert "| nli | HELD OUT | 43.0 | 64.0 |" in done.stdout  # labels: dir names
+  assert "| nli | HELD OUT | 43.0 ± 2.1 | 64.0 ± 2.1 |" in done.stdout
   assert _png(out / "clusters.png")
   missing = subprocess.run(
       [sys.executable, os.path.join(ROOT, "scripts", "report.py"),

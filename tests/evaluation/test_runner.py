@@ -144,11 +144,13 @@ def test_shared_input_scoring_equals_naive_per_option_scoring_on_a_task():
 def test_a_model_that_knows_the_answers_scores_100_through_the_job():
   task = seqio.get_mixture_or_task("toy:choice:t0:score")
   rows = examples_lib.load_examples(task, "test")
-  metrics, outputs = task_eval.evaluate_rows(task, _runner(KnownAnswersModel()),
-                                              rows)
-  assert metrics == {"accuracy": 100.0, "accuracy_char_norm": 100.0,
-                     "accuracy_token_norm": 100.0}
-  assert all(o["predicted"]["accuracy"] in o["correct"] for o in outputs)
+  result = task_eval.evaluate_rows(task, _runner(KnownAnswersModel()), rows)
+  assert result.metrics == {"accuracy": 100.0, "accuracy_char_norm": 100.0,
+                            "accuracy_token_norm": 100.0}
+  assert result.num_examples == toy_tasks.SIZES["test"]
+  assert result.stderr == {name: 0.0 for name in result.metrics}
+  assert all(o["predicted"]["accuracy"] in o["correct"]
+             for o in result.outputs)
 
 
 def _assert_fast_scores_equal_naive(runner, task_name: str,
@@ -177,7 +179,8 @@ def test_a_model_preferring_one_option_scores_its_share():
   table[bad] = -0.5            # "b", "ad": summed -1.0 beats -2.0
   table[1] = -0.1              # EOS
   runner = _runner(KnownAnswersModel(bonus=0.0), bonus_table=jnp.asarray(table))
-  metrics, _ = task_eval.evaluate_rows(task, runner, rows)
+  result = task_eval.evaluate_rows(task, runner, rows)
+  metrics = result.metrics
   share_bad = 100.0 * np.mean([bool(r["is_correct"]) for r in rows
                                if r["targets_pretokenized"] == b"bad"])
   # Summed: "bad" (-1.1) wins. Per token: good -2.1/2=-1.05, bad -1.1/3=-0.37
@@ -185,9 +188,13 @@ def test_a_model_preferring_one_option_scores_its_share():
   assert metrics["accuracy"] == pytest.approx(share_bad)
   assert metrics["accuracy_token_norm"] == pytest.approx(share_bad)
   assert 0 < share_bad < 100
+  # A mean of right/wrong over the examples: the binomial standard error.
+  n = toy_tasks.SIZES["test"]
+  assert result.stderr["accuracy"] == pytest.approx(
+      (share_bad * (100 - share_bad) / (n - 1)) ** 0.5)
   table[bad] = -1.5            # summed -3.1: "good" wins when summed ...
   runner = _runner(KnownAnswersModel(bonus=0.0), bonus_table=jnp.asarray(table))
-  metrics, _ = task_eval.evaluate_rows(task, runner, rows)
+  metrics = task_eval.evaluate_rows(task, runner, rows).metrics
   # ... but per token bad = -3.1/3 = -1.03 beats good = -1.05.
   assert metrics["accuracy"] == pytest.approx(100 - share_bad)
   assert metrics["accuracy_token_norm"] == pytest.approx(share_bad)
@@ -223,9 +230,10 @@ def test_decoder_only_fast_path_equals_naive_and_generates(prefix_lm):
   runner = runner_lib.ModelRunner(model, params, partitioning.Partitioner(), 8)
   _assert_fast_scores_equal_naive(runner, "toy:polarity:t1:score", 5)
   gen = seqio.get_mixture_or_task("toy:echo:t0:gen")
-  metrics, outputs = task_eval.evaluate_rows(
+  result = task_eval.evaluate_rows(
       gen, runner, examples_lib.load_examples(gen, "test", max_examples=3))
-  assert set(metrics) == {"accuracy"} and len(outputs) == 3
+  assert set(result.metrics) == {"accuracy"} and len(result.outputs) == 3
+  assert set(result.stderr) == {"accuracy"} and result.num_examples == 3
 
 
 def test_length_sorted_batches_trim_padding_and_keep_indices():

@@ -57,3 +57,29 @@ def test_encoder_decoder_score_options_equals_per_option_scoring():
                              atol=1e-5, rtol=1e-5)
   assert scores[2, 2] == 0.0  # the all-padding option
   assert np.all(np.asarray(scores)[np.asarray(batch["option_targets"])[..., 0] > 0] < 0)
+
+
+def test_decoder_score_options_says_which_options_are_greedy():
+  from flan_jax.models import decoder  # pylint: disable=g-import-not-at-top
+  from flan_jax.models import decoder_only  # pylint: disable=g-import-not-at-top
+  config = decoder.DecoderConfig(vocab_size=64, d_model=32, num_layers=2,
+                                 num_heads=4, num_kv_heads=2, head_dim=8,
+                                 d_ff=48)
+  model = decoder_only.DecoderOnlyModel(config, prefix_lm=False)
+  params = nn.unbox(jax.jit(lambda r: model.init_variables(
+      r, {"decoder_input_tokens": (1, 8)}))(jax.random.key(3))["params"])
+  prompt = [0, 5, 9, 17]  # the start token, then the inputs
+  for _ in range(3):  # greedy continuation of three tokens
+    logits = model.logits(params, jnp.asarray([prompt]))
+    prompt.append(int(jnp.argmax(logits[0, -1])))
+  greedy = prompt[4:]
+  other = greedy[:2] + [greedy[2] % 60 + 2]
+  batch = {"inputs": jnp.asarray([[5, 9, 17]], jnp.int32),
+           "option_targets": jnp.asarray([[greedy, other, greedy[:1] + [0, 0]]],
+                                         jnp.int32)}
+  both = jax.jit(lambda p, b: model.score_options(p, b, greedy=True))(
+      params, batch)
+  assert both.shape == (2, 1, 3)
+  np.testing.assert_allclose(both[0], model.score_options(params, batch),
+                             atol=1e-6)
+  assert np.asarray(both[1]).tolist() == [[1.0, 0.0, 1.0]]
