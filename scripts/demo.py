@@ -28,6 +28,7 @@ import time
 from absl import app
 from absl import flags
 
+from flan_jax import storage
 from flan_jax.cli import gin_config
 from flan_jax.data import mixtures
 from flan_jax.evaluation import reports
@@ -66,7 +67,7 @@ def main(argv):
   started = time.perf_counter()
   startup.setup_logging()
   startup.import_modules()
-  model_dir = os.path.abspath(_MODEL_DIR.value)
+  model_dir = storage.absolute(_MODEL_DIR.value)
   gin_files = flags.FLAGS.gin_file or ["runs/demo.gin"]
   import tasks.demo  # pylint: disable=g-import-not-at-top,unused-import
   clusters = mixtures.registered_clusters("demo")
@@ -103,8 +104,8 @@ def main(argv):
   summary = (f"Training: {trained_at - started:.0f} s (including set-up); "
              f"evaluation: {finished - trained_at:.0f} s; "
              f"total: {finished - started:.0f} s\n")
-  with open(os.path.join(model_dir, "demo_results.md"), "w") as f:
-    f.write(table + "\n" + summary)
+  storage.write_atomic(os.path.join(model_dir, "demo_results.md"),
+                       table + "\n" + summary)
   sys.stdout.write("\n" + table + "\n" + summary)
   sys.stdout.write(f"Report with figures: {files['markdown']}\n")
 

@@ -22,6 +22,7 @@ import sys
 from absl import app
 from absl import flags
 
+from flan_jax import storage
 from flan_jax.evaluation import reports
 
 _RESULTS = flags.DEFINE_list("results", None, "results.json files or dirs.",
@@ -36,15 +37,14 @@ _OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where to write.",
 
 
 def _load(path: str):
-  if os.path.isdir(path):
+  if storage.isdir(path):
     path = os.path.join(path, "results.json")
-  if not os.path.exists(path):
+  if not storage.exists(path):
     raise reports.ReportError(
         f"--results: {path} does not exist: pass results.json files or the "
         "eval output directories holding them")
   try:
-    with open(path) as f:
-      return json.load(f)
+    return json.loads(storage.read_text(path))
   except ValueError as e:
     raise reports.ReportError(
         f"--results: {path} is not a results.json ({e}): pass the files an "
@@ -67,8 +67,7 @@ def main(argv):
                                num_clusters=num_clusters)
   for name, path in files.items():
     print(f"{name}: {path}")
-  with open(files["markdown"]) as f:
-    sys.stdout.write(f.read())
+  sys.stdout.write(storage.read_text(files["markdown"]))
 
 
 if __name__ == "__main__":

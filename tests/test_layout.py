@@ -7,7 +7,8 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 # docs/design.md's table: what each package may import from flan_jax.
-# flan_jax.errors (the expected-mistake base classes) is open to all.
+# flan_jax.errors (the expected-mistake base classes) and flan_jax.storage
+# (local paths and gs:// URIs behind one set of calls) are open to all.
 ALLOWED = {
     "data": {"data"},
     "models": {"models"},
@@ -18,8 +19,10 @@ ALLOWED = {
     "cli": {"cli", "data", "models", "parallel", "checkpoints", "train",
             "evaluation"},
     "errors": set(),
+    "storage": set(),
 }
-ALLOWED = {package: allowed | {"errors"} for package, allowed in ALLOWED.items()}
+ALLOWED = {package: allowed | {"errors", "storage"}
+           for package, allowed in ALLOWED.items()}
 
 
 def _modules(top: str) -> dict[str, pathlib.Path]:

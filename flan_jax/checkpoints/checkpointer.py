@@ -8,9 +8,11 @@ Items of a training checkpoint:
                records
 
 Saving is asynchronous and atomic: orbax writes into a temporary directory
-and renames it to ``<step>`` only when every item is complete, so a save cut
-short (SIGKILL, lost host) never looks finished and is cleaned up on the next
-start. A background save that fails is not skipped: the next `save` (or
+and renames it to ``<step>`` only when every item is complete (in a bucket,
+which cannot rename, it writes ``<step>/commit_success.txt`` last instead),
+so a save cut short (SIGKILL, lost host) never looks finished and is cleaned
+up on the next start. `directory` may be a local path or a ``gs://`` URI.
+A background save that fails is not skipped: the next `save` (or
 `wait`) raises `CheckpointSaveError`, so a run never goes on with a step
 missing.
 
@@ -43,6 +45,7 @@ import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 
 from flan_jax import errors
+from flan_jax import storage
 
 log = logging.getLogger("flan_jax")
 
@@ -121,7 +124,7 @@ class Checkpointer:
   def __init__(self, directory: str, *, save_interval_steps: int = 1,
                max_to_keep: int | None = None, keep_period: int | None = None,
                read_only: bool = False, async_save: bool = True):
-    self.directory = os.path.abspath(directory)
+    self.directory = storage.absolute(directory)
     self._read_only = read_only
     self._unconfirmed: int | None = None  # the last save, maybe in flight
     options = ocp.CheckpointManagerOptions(
@@ -188,7 +191,7 @@ class Checkpointer:
       self._manager.check_for_errors()
     except Exception as e:  # pylint: disable=broad-except
       raise CheckpointSaveError(self._save_failed(step, e)) from e
-    if not os.path.isdir(os.path.join(self.step_directory(step), "params")):
+    if not storage.isdir(os.path.join(self.step_directory(step), "params")):
       raise CheckpointSaveError(self._save_failed(step, None))
 
   def _save_failed(self, step: int, cause: Exception | None) -> str:
@@ -241,7 +244,7 @@ class Checkpointer:
 
   def _require_optimizer_state(self, step: int, opt_state_like: Any) -> None:
     step_dir = self.step_directory(step)
-    if opt_state_like is not None and not os.path.isdir(
+    if opt_state_like is not None and not storage.isdir(
         os.path.join(step_dir, "opt_state")):
       # Not damage: a parameters-only checkpoint (e.g. converted from
       # Hugging Face) is a starting point, not a run to resume.
@@ -307,7 +310,9 @@ class Checkpointer:
     if jax.process_index() == 0:
       source = self.step_directory(step)
       target = f"{source}.corrupt-{int(time.time())}"
-      os.rename(source, target)
+      # In a bucket a copy, then a delete: cut short, the copy is whole and
+      # what is left of the source is set aside again on the next start.
+      storage.move_directory(source, target)
     if jax.process_count() > 1:
       multihost_utils.sync_global_devices(f"quarantine_{step}")
     self._manager.reload()

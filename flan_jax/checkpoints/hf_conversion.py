@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 
+from flan_jax import storage
 from flan_jax.checkpoints import loading
 from flan_jax.checkpoints.checkpointer import Checkpointer
 from flan_jax.models import api
@@ -33,26 +34,34 @@ def convert_to_checkpoint(hf_dir: str, output_dir: str, *,
   DecoderConfig/T5Config fields such as dtype or scan_layers. Returns the
   checkpoint step directory.
   """
-  config, params = hf.load_hf(hf_dir, **overrides)
+  with storage.staged_directory(hf_dir) as local_hf:
+    return _convert(hf_dir, local_hf, output_dir, overwrite, overrides)
+
+
+def _convert(hf_dir: str, local_hf: str, output_dir: str, overwrite: bool,
+             overrides) -> str:
+  """convert_to_checkpoint with `hf_dir`'s files in local directory
+  `local_hf`; the checkpoint is written locally, then moved or uploaded."""
+  config, params = hf.load_hf(local_hf, **overrides)
   with hf.atomic_directory(output_dir, overwrite=overwrite) as tmp:
     checkpointer = Checkpointer(os.path.join(tmp, "checkpoints"),
                                 async_save=False)
     checkpointer.save_params(0, params,
-                             {"converted_from": os.path.abspath(hf_dir)})
+                             {"converted_from": storage.absolute(hf_dir)})
     checkpointer.close()
-    comment = (f"Converted from {os.path.abspath(hf_dir)} by "
+    comment = (f"Converted from {storage.absolute(hf_dir)} by "
                f"scripts/convert_hf.py.\nInitial checkpoint: "
-               f"{os.path.abspath(output_dir)}/checkpoints/0")
+               f"{storage.absolute(output_dir)}/checkpoints/0")
     with open(os.path.join(tmp, "model.gin"), "w") as f:
       f.write(hf_config.gin_model_file(
           config, comment=comment,
-          model_fields=hf_config.model_bindings(hf.read_config(hf_dir))))
+          model_fields=hf_config.model_bindings(hf.read_config(local_hf))))
     tokenizer = os.path.join(tmp, "tokenizer")
     os.makedirs(tokenizer)
-    hf.copy_tokenizer(hf_dir, tokenizer)
-    shutil.copy(os.path.join(hf_dir, "config.json"),
+    hf.copy_tokenizer(local_hf, tokenizer)
+    shutil.copy(os.path.join(local_hf, "config.json"),
                 os.path.join(tokenizer, "hf_config.json"))
-  return os.path.join(os.path.abspath(output_dir), "checkpoints", "0")
+  return os.path.join(storage.absolute(output_dir), "checkpoints", "0")
 
 
 def restore_params(model: api.Model, checkpoint: str) -> hf.Params:

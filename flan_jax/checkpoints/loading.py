@@ -7,7 +7,8 @@ A user names a checkpoint in one of three ways, all accepted everywhere
     /runs/my_run/checkpoints        its checkpoints dir: the newest step
     /runs/my_run/checkpoints/1400   one step
 
-`resolve_checkpoint` turns any of them into (checkpoints dir, step).
+`resolve_checkpoint` turns any of them into (checkpoints dir, step). Each
+may be a local path or a ``gs://`` URI.
 `load_params` restores the parameters only, into the shapes the model
 states (`Model.abstract_params`) and, given a partitioner, directly into
 their shardings.
@@ -20,6 +21,7 @@ import os
 import flax.linen as nn
 import jax
 
+from flan_jax import storage
 from flan_jax.checkpoints.checkpointer import (Checkpointer,
                                                CheckpointNotFoundError)
 from flan_jax.models import api
@@ -28,16 +30,17 @@ from flan_jax.parallel import partitioning
 
 def checkpoint_steps(path: str) -> tuple[str, list[int]]:
   """(checkpoints directory, its steps) for a model, checkpoints or step dir."""
-  path = os.path.abspath(path.rstrip("/"))
-  if not os.path.isdir(path):
+  path = storage.absolute(path.rstrip("/"))
+  if not storage.isdir(path):
     raise CheckpointNotFoundError(
         f"checkpoint path {path} does not exist: name a model dir, its "
         f"checkpoints dir, or <model_dir>/checkpoints/<step>")
   head, tail = os.path.split(path)
   directory = path
-  if tail.isdigit() and not os.path.isdir(os.path.join(path, "checkpoints")):
+  has_checkpoints = storage.isdir(os.path.join(path, "checkpoints"))
+  if tail.isdigit() and not has_checkpoints:
     directory = head
-  elif os.path.isdir(os.path.join(path, "checkpoints")):
+  elif has_checkpoints:
     directory = os.path.join(path, "checkpoints")
   steps = Checkpointer(directory, read_only=True).all_steps()
   if not steps:
@@ -54,7 +57,7 @@ def resolve_checkpoint(path: str, step: int | None = None) -> tuple[str, int]:
   `step` is given.
   """
   directory, steps = checkpoint_steps(path)
-  head, tail = os.path.split(os.path.abspath(path.rstrip("/")))
+  head, tail = os.path.split(storage.absolute(path.rstrip("/")))
   if tail.isdigit() and step is None and directory == head:
     return head, int(tail)
   if step is not None and step not in steps:
@@ -66,7 +69,7 @@ def resolve_checkpoint(path: str, step: int | None = None) -> tuple[str, int]:
 
 def step_directory(path: str) -> tuple[str, int]:
   """(checkpoints dir, step) of a path that must name one step."""
-  path = os.path.abspath(path.rstrip("/"))
+  path = storage.absolute(path.rstrip("/"))
   directory, step = os.path.split(path)
   if not step.isdigit():
     raise CheckpointNotFoundError(

@@ -14,8 +14,14 @@ taken over, when its holder runs on this host and its pid is gone (a
 SIGKILLed run), or when nobody renewed it for `lease_seconds` (a lost host;
 holders renew it every third of the lease from a background thread).
 
-Taking the lock is atomic: the file is created with O_EXCL, and a stale one
-is first renamed to a unique name, so of two restarts only one wins. In a
+Taking the lock is atomic. On a local disk the file is created with
+O_EXCL, and a stale one is first renamed to a unique name, so of two
+restarts only one wins. A bucket (``gs://``) has neither, but it has
+generation preconditions: the lock object is created only if absent
+(``ifGenerationMatch=0``), and a stale one is replaced only if it is still
+the generation that was judged stale, so of two restarts again only one
+wins; renewals are conditional on the holder's own generation, so a holder
+whose lock was taken over notices instead of overwriting it. In a
 multi-host job only process 0 takes the lock; the others learn the outcome
 from it (`jax.experimental.multihost_utils`), so one job is one holder.
 """
@@ -25,6 +31,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import logging
 import os
 import socket
 import threading
@@ -36,6 +43,9 @@ import numpy as np
 from jax.experimental import multihost_utils
 
 from flan_jax import errors
+from flan_jax import storage
+
+log = logging.getLogger("flan_jax")
 
 LOCK_FILE = ".flan_jax.lock"
 DEFAULT_LEASE_SECONDS = 600.0
@@ -62,6 +72,65 @@ def _describe(holder: dict[str, Any]) -> str:
           f"pid {holder.get('pid')}, since {started}")
 
 
+class _ObjectLockFile:
+  """The lock as one object in a bucket, changed only under generation
+  preconditions (google-cloud-storage: tf.io.gfile has no conditional
+  writes)."""
+
+  def __init__(self, uri: str, setting: str):
+    scheme, _, rest = uri.partition("://")
+    bucket, _, name = rest.partition("/")
+    if scheme != "gs" or not bucket or not name:
+      raise errors.ConfigError(
+          f"{setting} is {uri}: run and output directories on object "
+          f"storage must be gs://<bucket>/<folder> (a local path works too)",
+          setting=setting)
+    self._bucket_name, self._name = bucket, name
+    self._setting = setting
+    self._bucket = None
+
+  def _blob(self):
+    if self._bucket is None:
+      try:
+        # pylint: disable-next=g-import-not-at-top
+        from google.cloud import storage as gcs
+      except ImportError:
+        raise errors.ConfigError(
+            f"{self._setting} is a gs:// path, which needs "
+            "google-cloud-storage: pip install -e '.[gcs]'",
+            setting=self._setting) from None
+      self._bucket = gcs.Client().bucket(self._bucket_name)
+    return self._bucket.blob(self._name)
+
+  def read(self) -> tuple[bytes, int] | None:
+    """(content, generation), or None when there is no lock."""
+    from google.api_core import exceptions  # pylint: disable=g-import-not-at-top
+    blob = self._blob()
+    try:
+      return blob.download_as_bytes(), blob.generation
+    except exceptions.NotFound:
+      return None
+
+  def write(self, data: bytes, if_generation: int) -> int | None:
+    """The new generation, or None when the object's generation is not
+    `if_generation` (0: the object must not exist)."""
+    from google.api_core import exceptions  # pylint: disable=g-import-not-at-top
+    blob = self._blob()
+    try:
+      blob.upload_from_string(data, content_type="application/json",
+                              if_generation_match=if_generation)
+    except exceptions.PreconditionFailed:
+      return None
+    return blob.generation
+
+  def delete(self, generation: int) -> None:
+    from google.api_core import exceptions  # pylint: disable=g-import-not-at-top
+    try:
+      self._blob().delete(if_generation_match=generation)
+    except (exceptions.NotFound, exceptions.PreconditionFailed):
+      pass  # gone, or no longer ours: either way not ours to delete
+
+
 class RunLock:
   """Holds `<directory>/.flan_jax.lock` while a run writes there.
 
@@ -72,8 +141,11 @@ class RunLock:
   def __init__(self, directory: str, purpose: str, *, setting: str,
                lease_seconds: float = DEFAULT_LEASE_SECONDS,
                file_name: str = LOCK_FILE):
-    self.directory = os.path.abspath(directory)
+    self.directory = storage.absolute(directory)
     self.path = os.path.join(self.directory, file_name)
+    self._object = (_ObjectLockFile(self.path, setting)
+                    if storage.is_uri(self.directory) else None)
+    self._generation: int | None = None  # of our lock object
     self.setting = setting
     self.purpose = purpose
     self.lease_seconds = lease_seconds
@@ -85,13 +157,21 @@ class RunLock:
   # ---- one process ------------------------------------------------------------
 
   def _read(self) -> dict[str, Any] | None:
+    return self._read_with_generation()[0]
+
+  def _read_with_generation(self) -> tuple[dict[str, Any] | None, int | None]:
     try:
+      if self._object is not None:
+        found = self._object.read()
+        if found is None:
+          return None, None
+        return json.loads(found[0]), found[1]
       with open(self.path) as f:
-        return json.load(f)
+        return json.load(f), None
     except FileNotFoundError:
-      return None
+      return None, None
     except (OSError, ValueError):  # half-written: treat as renewed just now
-      return {"host": "?", "pid": -1, "renewed": time.time()}
+      return {"host": "?", "pid": -1, "renewed": time.time()}, None
 
   def _stale(self, holder: dict[str, Any]) -> bool:
     if holder.get("host") == socket.gethostname() and not _pid_alive(
@@ -99,10 +179,15 @@ class RunLock:
       return True
     return time.time() - float(holder.get("renewed", 0)) > self.lease_seconds
 
-  def _create(self) -> bool:
+  def _new_record(self) -> dict[str, Any]:
     now = time.time()
-    record = {"purpose": self.purpose, "host": socket.gethostname(),
-              "pid": os.getpid(), "started": now, "renewed": now}
+    return {"purpose": self.purpose, "host": socket.gethostname(),
+            "pid": os.getpid(), "started": now, "renewed": now}
+
+  def _create(self) -> bool:
+    record = self._new_record()
+    if self._object is not None:
+      return self._write_object(record, if_generation=0)
     try:
       fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     except FileExistsError:
@@ -112,8 +197,38 @@ class RunLock:
     self._record = record
     return True
 
-  def _try_acquire(self) -> str | None:
-    """None when the lock is ours, else who holds it."""
+  def _write_object(self, record: dict[str, Any], if_generation: int) -> bool:
+    generation = self._object.write(json.dumps(record).encode(),
+                                    if_generation)
+    if generation is None:
+      return False
+    self._record, self._generation = record, generation
+    return True
+
+  def _take_over(self, generation: int | None) -> bool:
+    """Replaces a stale lock; True when it is then ours. Of two restarters
+    only one replaces it: the other's rename (local) or precondition (the
+    stale generation, on a bucket) fails and it looks again."""
+    if self._object is not None:
+      if generation is None:  # unreadable: look again
+        return False
+      return self._write_object(self._new_record(), if_generation=generation)
+    moved = f"{self.path}.stale-{os.getpid()}"
+    try:
+      os.rename(self.path, moved)
+    except FileNotFoundError:
+      return False
+    os.remove(moved)
+    return False  # the next attempt creates it
+
+  def _prepare_directory(self) -> None:
+    if self._object is not None:
+      # A bucket has no folders to create; a lock object needs none.
+      if storage.isfile(self.directory):
+        raise errors.ConfigError(
+            f"{self.setting} is {self.directory}, which is an object, not a "
+            f"folder: give a folder path", setting=self.setting)
+      return
     if os.path.exists(self.directory) and not os.path.isdir(self.directory):
       raise errors.ConfigError(
           f"{self.setting} is {self.directory}, which is a file: give a "
@@ -126,28 +241,34 @@ class RunLock:
           f"{self.setting} is {self.directory}, which cannot be created "
           f"({e.strerror}): give a directory you can write to",
           setting=self.setting) from None
+
+  def _try_acquire(self) -> str | None:
+    """None when the lock is ours, else who holds it."""
+    self._prepare_directory()
     for _ in range(3):
       if self._create():
         return None
-      holder = self._read()
+      holder, generation = self._read_with_generation()
       if holder is None:
         continue  # released meanwhile
       if not self._stale(holder):
         return _describe(holder)
-      # Move the stale lock away; if another restarter was faster, the
-      # rename fails and we look again.
-      moved = f"{self.path}.stale-{os.getpid()}"
-      try:
-        os.rename(self.path, moved)
-      except FileNotFoundError:
-        continue
-      os.remove(moved)
+      if self._take_over(generation):
+        return None
     holder = self._read()
     return _describe(holder) if holder else "another process"
 
   def _renew(self) -> None:
     while not self._stop.wait(self.lease_seconds / 3):
       record = dict(self._record or {}, renewed=time.time())
+      if self._object is not None:
+        if not self._write_object(record, if_generation=self._generation):
+          log.error("the lock %s was taken over by another process (this "
+                    "one did not renew it for %.0f s); its writes may now "
+                    "clash with the new holder's", self.path,
+                    self.lease_seconds)
+          return
+        continue
       tmp = f"{self.path}.renew-{os.getpid()}"
       with open(tmp, "w") as f:
         json.dump(record, f)
@@ -180,10 +301,14 @@ class RunLock:
       holder = self._read()
       if holder and holder.get("pid") == self._record["pid"] and (
           holder.get("started") == self._record["started"]):
-        os.remove(self.path)
+        if self._object is not None:
+          self._object.delete(self._generation)
+        else:
+          os.remove(self.path)
       self._record = None
-      if self._created_directory and not os.listdir(self.directory):
-        os.rmdir(self.directory)  # a run that stopped at once leaves no trace
+      if self._created_directory:
+        storage.remove_if_empty(self.directory)  # a run that stopped at once
+        # leaves no trace
 
   def __enter__(self) -> "RunLock":
     return self.acquire()

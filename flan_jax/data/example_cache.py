@@ -57,6 +57,7 @@ import seqio
 import tensorflow as tf
 
 from flan_jax import errors
+from flan_jax import storage
 
 FORMAT_VERSION = 1
 EXAMPLES_PER_SHARD = 50_000
@@ -203,11 +204,9 @@ def _shard_name(shard: int, shards: int) -> str:
 
 
 def _write_bytes(path: str, data: bytes) -> None:
-  """Writes `path` whole or not at all (temporary name, then rename)."""
-  temporary = f"{path}.tmp-{os.getpid()}"
-  with gfile.GFile(temporary, "wb") as f:
-    f.write(data)
-  gfile.rename(temporary, path, overwrite=True)
+  """Writes `path` whole or not at all (`storage.write_atomic`: a rename
+  locally, one upload in a bucket, which has no rename)."""
+  storage.write_atomic(path, data)
 
 
 def _read_json(path: str) -> dict | None:

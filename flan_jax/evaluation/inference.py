@@ -15,6 +15,7 @@ import logging
 from typing import Mapping
 
 from flan_jax import errors
+from flan_jax import storage
 from flan_jax.checkpoints import loading
 from flan_jax.evaluation import examples as examples_lib
 from flan_jax.evaluation import job
@@ -48,7 +49,8 @@ def infer(*,
   if mode not in MODES:
     raise errors.ConfigError(f"infer.mode is {mode!r}: use one of "
                              f"{', '.join(MODES)}", setting="infer.mode")
-  errors.require_writable_file(output_path, "infer.output_path")
+  if not storage.is_uri(output_path):  # a bucket's writability shows on write
+    errors.require_writable_file(output_path, "infer.output_path")
   tasks = job.eval_tasks(task_name)
   if len(tasks) != 1 or tasks[0].name != task_name:
     raise job.EvalJobError(

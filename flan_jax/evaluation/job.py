@@ -33,6 +33,7 @@ import jax
 import seqio
 
 from flan_jax import errors
+from flan_jax import storage
 from flan_jax.checkpoints import loading
 from flan_jax.checkpoints import run_lock
 from flan_jax.data import mixtures
@@ -236,7 +237,7 @@ def evaluate(*,
 
   mine = [t for i, t in enumerate(tasks) if i % host_count == host_index]
   todo = [t for t in mine
-          if not os.path.exists(outputs.task_file(output_dir, t.name))]
+          if not storage.exists(outputs.task_file(output_dir, t.name))]
   log.info("step %d: %d tasks of %s, %d for this host, %d left (%s split)",
            step, len(tasks), mixture_or_task_name, len(mine), len(todo), split)
   if todo:
@@ -283,7 +284,7 @@ def evaluate(*,
         on_task_done(task.name)
 
   missing = [t.name for t in tasks
-             if not os.path.exists(outputs.task_file(output_dir, t.name))]
+             if not storage.exists(outputs.task_file(output_dir, t.name))]
   if missing:
     log.info("%d tasks left to other hosts; the last host to finish writes "
              "results.json", len(missing))

@@ -13,8 +13,10 @@
                                     several steps of a run share one folder,
                                     see `job.evaluate_checkpoints`)
 
-Every file is written under a temporary name and renamed, so a killed job
-leaves each file either whole or absent.
+Every file is written whole or not at all (`storage.write_atomic`: locally
+under a temporary name, then renamed; in a bucket as one upload), so a
+killed job leaves each file either whole or absent. `output_dir` may be a
+local path or a ``gs://`` URI.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import json
 import os
 from typing import Any, Mapping, Sequence
 
+from flan_jax import storage
 from flan_jax.evaluation import lm_eval_export
 from flan_jax.evaluation import reports
 
@@ -32,11 +35,7 @@ TENSORBOARD_DIR = "tensorboard"
 
 
 def write_atomic(path: str, text: str) -> None:
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  tmp = f"{path}.tmp{os.getpid()}"
-  with open(tmp, "w") as f:
-    f.write(text)
-  os.replace(tmp, path)
+  storage.write_atomic(path, text)
 
 
 def write_json(path: str, value: Any) -> None:
@@ -49,8 +48,7 @@ def write_jsonl(path: str, rows: Sequence[Mapping[str, Any]]) -> None:
 
 
 def read_json(path: str) -> Any:
-  with open(path) as f:
-    return json.load(f)
+  return json.loads(storage.read_text(path))
 
 
 def task_file(output_dir: str, task_name: str) -> str:
@@ -65,7 +63,7 @@ def finished_results(output_dir: str,
                      config: Mapping[str, Any]) -> dict[str, Any] | None:
   """The directory's results.json if it is this job's, else None."""
   path = os.path.join(output_dir, RESULTS_FILE)
-  if os.path.exists(path):
+  if storage.exists(path):
     done = read_json(path)
     if done.get("config") == config:
       return done
@@ -78,7 +76,7 @@ def job_differences(output_dir: str, config: Mapping[str, Any]) -> list[str]:
   A directory without a job file takes `config` as its job (written now).
   """
   path = os.path.join(output_dir, JOB_FILE)
-  if not os.path.exists(path):
+  if not storage.exists(path):
     write_json(path, config)
     return []
   before = read_json(path)

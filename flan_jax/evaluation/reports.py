@@ -15,11 +15,13 @@ Figures (matplotlib PNG, error bars of one standard error):
                             clusters, for a series of runs (FLAN's Fig. 6)
 
 `write_report(...)` writes all of them into one directory with a README-ready
-`report.md` that embeds the figures.
+`report.md` that embeds the figures. Paths may be ``gs://`` URIs (each file
+is rendered in memory and written whole, `storage.write_atomic`).
 """
 
 from __future__ import annotations
 
+import io
 import os
 from typing import Any, Mapping, Sequence
 
@@ -31,6 +33,7 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np  # pylint: disable=g-import-not-at-top
 
 from flan_jax import errors  # pylint: disable=g-import-not-at-top
+from flan_jax import storage  # pylint: disable=g-import-not-at-top
 
 Results = Mapping[str, Any]
 
@@ -190,10 +193,11 @@ def comparison_markdown(runs: Sequence[Results],
 
 
 def _save(fig, path: str) -> str:
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
+  png = io.BytesIO()
+  fig.savefig(png, format="png", dpi=110)
   plt.close(fig)
+  storage.write_atomic(path, png.getvalue())
   return path
 
 
@@ -316,7 +320,7 @@ def write_report(runs: Sequence[Results], labels: Sequence[str],
   if len(runs) != len(labels):
     raise ReportError(f"got {len(runs)} results but {len(labels)} labels: "
                       "give one label per results entry")
-  os.makedirs(output_dir, exist_ok=True)
+  storage.makedirs(output_dir)
   files = {
       "cluster_bars": plot_cluster_bars(
           runs, labels, os.path.join(output_dir, "clusters.png")),
@@ -346,7 +350,6 @@ def write_report(runs: Sequence[Results], labels: Sequence[str],
       results_markdown(runs[-1]).replace("# ", "### ", 1),
   ]
   path = os.path.join(output_dir, "report.md")
-  with open(path, "w") as f:
-    f.write("\n".join(parts))
+  storage.write_atomic(path, "\n".join(parts))
   files["markdown"] = path
   return files

@@ -36,6 +36,7 @@ import numpy as np
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
+from flan_jax import storage
 from flan_jax.models import decoder
 from flan_jax.models import t5
 from flan_jax.models.hf_config import (EMBEDDING_TENSORS, HfConversionError,
@@ -386,15 +387,24 @@ TOKENIZER_FILES = ("spiece.model", "tokenizer.json", "tokenizer_config.json",
 
 @contextlib.contextmanager
 def atomic_directory(path: str, *, overwrite: bool = False):
-  """Yields a temporary sibling directory renamed to `path` on success.
+  """Yields a temporary directory that becomes `path` on success.
 
-  On any error the temporary directory is removed, so `path` is either
-  absent, untouched, or complete.
+  Local: a sibling renamed to `path`, so `path` is either absent, untouched,
+  or complete. A ``gs://`` URI: a local directory, uploaded on success with
+  `storage.commit_marker` written last (a bucket cannot rename a folder).
+  On any error the temporary directory is removed.
   """
-  path = os.path.abspath(path.rstrip("/"))
-  if os.path.exists(path) and not overwrite:
+  path = storage.absolute(path.rstrip("/"))
+  if storage.exists(path) and not overwrite:
     raise HfConversionError(f"{path} already exists; choose a new output "
                             f"directory or pass --overwrite")
+  if storage.is_uri(path):
+    with tempfile.TemporaryDirectory(prefix="flan_jax_hf-") as tmp:
+      yield tmp
+      if storage.exists(path):
+        storage.rmtree(path)
+      storage.upload_directory(tmp, path)
+    return
   parent = os.path.dirname(path)
   os.makedirs(parent, exist_ok=True)
   tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.partial-",
@@ -429,5 +439,7 @@ def save_hf(config: ModelConfig, params: Params, output_dir: str, *,
       json.dump(hf_config, f, indent=2, sort_keys=True)
     save_file(tensors, os.path.join(tmp, "model.safetensors"),
               metadata={"format": "pt"})
-    copy_tokenizer(tokenizer_dir, tmp)
-  return os.path.abspath(output_dir)
+    if tokenizer_dir:
+      with storage.staged_directory(tokenizer_dir) as local_tokenizer:
+        copy_tokenizer(local_tokenizer, tmp)
+  return storage.absolute(output_dir)

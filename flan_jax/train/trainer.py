@@ -44,6 +44,7 @@ import optax
 import tensorflow as tf
 
 from flan_jax import errors
+from flan_jax import storage
 from flan_jax.checkpoints import checkpointer as checkpointer_lib
 from flan_jax.checkpoints import loading
 from flan_jax.checkpoints import run_lock
@@ -178,7 +179,8 @@ def train(*,
   Args:
     model: the model (`EncoderDecoderModel`, `DecoderOnlyModel`, ...).
     mixture_or_task_name: registered seqio mixture or task to train on.
-    model_dir: where checkpoints, TensorBoard summaries and the config go.
+    model_dir: where checkpoints, TensorBoard summaries and the config go: a
+      local path or a ``gs://`` URI.
     num_train_steps: total number of optimizer steps.
     batch_size: global batch size (sequences, packed or not).
     task_feature_lengths: e.g. {"inputs": 128, "targets": 32}.
@@ -416,16 +418,12 @@ def _write_config(model_dir: str, text: str, resumed_at: int | None) -> None:
   """config.gin of the run; a resumed run with other settings keeps the
   first and writes its own beside it."""
   path = os.path.join(model_dir, "config.gin")
-  if resumed_at is not None and os.path.exists(path):
-    with open(path) as f:
-      if f.read() == text:
-        return
+  if resumed_at is not None and storage.exists(path):
+    if storage.read_text(path) == text:
+      return
     path = os.path.join(model_dir, f"config.resumed_at_{resumed_at}.gin")
     log.warning("the configuration differs from config.gin; writing %s", path)
-  tmp = f"{path}.tmp{os.getpid()}"
-  with open(tmp, "w") as f:
-    f.write(text)
-  os.replace(tmp, path)
+  storage.write_atomic(path, text)
 
 
 def _check_data_meta(saved: Mapping[str, Any] | None,
