@@ -3,7 +3,8 @@ kills the first): the phases of tests/test_storage.py's end-to-end test.
 
     python tests/gcs_workflow.py train  gs://runs   # cache, then train
     python tests/gcs_workflow.py resume gs://runs   # resume, eval, report,
-                                                    # inference
+                                                    # inference, export to
+                                                    # HF and convert back
 
 Prints one JSON line (the resumed run's summary, the eval's results and the
 report's files). Run with the emulator's environment (tests/gcs_emulator.py).
@@ -16,9 +17,12 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import numpy as np  # pylint: disable=g-import-not-at-top
+import jax  # pylint: disable=g-import-not-at-top
 import seqio  # pylint: disable=g-import-not-at-top
 
 import toy_training  # pylint: disable=g-import-not-at-top
+from flan_jax.checkpoints import hf_conversion  # pylint: disable=g-import-not-at-top
 from flan_jax.data import example_cache  # pylint: disable=g-import-not-at-top
 from flan_jax.evaluation import inference  # pylint: disable=g-import-not-at-top
 from flan_jax.evaluation import job  # pylint: disable=g-import-not-at-top
@@ -52,8 +56,18 @@ def main(phase: str, bucket: str) -> None:
   inference.infer(model=toy_training.tiny_model(), checkpoint=f"{bucket}/run",
                   task_name="toy:echo:t0:gen", mode="score", max_examples=2,
                   batch_size=8, output_path=f"{bucket}/infer/echo.jsonl")
+  hf_conversion.export_checkpoint(toy_training.tiny_model(),
+                                  f"{bucket}/run/checkpoints/6",
+                                  f"{bucket}/hf")
+  converted = hf_conversion.convert_to_checkpoint(f"{bucket}/hf",
+                                                  f"{bucket}/converted")
+  trained, back = (hf_conversion.restore_params(toy_training.tiny_model(), c)
+                   for c in (f"{bucket}/run/checkpoints/6", converted))
+  round_trip = max(float(np.max(np.abs(a - b))) for a, b in zip(
+      jax.tree.leaves(trained), jax.tree.leaves(back)))
   print(json.dumps({"train": summary, "eval_step": results["step"],
-                    "report": files}), flush=True)
+                    "report": files, "converted": converted,
+                    "hf_round_trip_max_diff": round_trip}), flush=True)
 
 
 if __name__ == "__main__":

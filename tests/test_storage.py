@@ -161,3 +161,9 @@ def test_train_kill_resume_eval_report_all_in_the_bucket(gcs, tmp_path):
   assert not list(cwd.iterdir())  # nothing written on the local disk
   results = json.loads(storage.read_text("gs://runs/eval/results.json"))
   assert results["step"] == 6
+  # HF export into the bucket and conversion back from it, losslessly.
+  assert {"hf/config.json", "hf/model.safetensors",
+          "converted/model.gin"} <= set(names)
+  assert "converted/checkpoints/0/commit_success.txt" in names
+  assert done["converted"] == "gs://runs/converted/checkpoints/0"
+  assert done["hf_round_trip_max_diff"] == 0.0
