@@ -66,7 +66,9 @@ setuptools.setup(
     description=__doc__,
     python_requires=">=3.11",
     packages=setuptools.find_packages(include=["flan_jax*", "tasks*"]),
-    package_data={"flan_jax": ["data/vocab_files/*.model"]},
+    package_data={"flan_jax": ["data/vocab_files/*.model"],
+                  # the demo's pretrained base (an orbax checkpoint)
+                  "tasks.demo": ["base/base.json", "base/checkpoints/**/*"]},
     install_requires=CORE,
     extras_require=EXTRAS,
     license="Apache-2.0",

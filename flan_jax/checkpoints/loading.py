@@ -100,3 +100,27 @@ def load_params(model: api.Model, directory: str, step: int,
   finally:
     checkpointer.close()
   return params
+
+
+def export_params(model: api.Model, directory: str, step: int,
+                  destination: str, meta: dict | None = None) -> str:
+  """Writes one step's parameters, without optimizer state, as a checkpoint.
+
+  `destination/checkpoints/<step>` then serves as `train.initial_checkpoint`
+  and as an eval job's checkpoint, at a third of a training checkpoint's
+  size (Adafactor's state and the data position are left behind).
+
+  Returns:
+    The step directory written.
+  """
+  params = load_params(model, directory, step)
+  target = os.path.join(os.path.abspath(destination), "checkpoints")
+  if os.path.isdir(os.path.join(target, str(step))):
+    raise FileExistsError(f"{target}/{step} exists; not overwriting it")
+  writer = Checkpointer(target, async_save=False)
+  try:
+    writer.save_params(step, params, meta)
+    writer.wait()
+  finally:
+    writer.close()
+  return os.path.join(target, str(step))

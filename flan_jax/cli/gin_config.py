@@ -13,13 +13,14 @@ Names available in gin files (library code itself never imports gin)::
     DecoderConfig, Partitioner, make_optimizer, learning_rate_schedule,
     task_data (template set and local task data, applied right after gin is
     parsed), training_mixture (a mixture name, with input inversion when
-    switched on)
+    switched on), demo_base_checkpoint (the shipped demo base's path)
 """
 
 from __future__ import annotations
 
 import difflib
 import logging
+import math
 import os
 import pathlib
 import re
@@ -40,9 +41,39 @@ from flan_jax.models import encoder_decoder
 from flan_jax.models import t5
 from flan_jax.parallel import partitioning
 from flan_jax.train import optimizers
+from flan_jax.train import planning
 from flan_jax.train import trainer
 
 REPO_GIN_DIR = str(pathlib.Path(__file__).resolve().parents[2] / "gin")
+# The demo's pretrained base, shipped with the demo suite
+# (scripts/pretrain_demo.py writes it).
+DEMO_BASE_DIR = str(pathlib.Path(__file__).resolve().parents[2] / "tasks" /
+                    "demo" / "base")
+
+
+class MissingDemoBaseError(errors.FlanJaxError, FileNotFoundError):
+  """The demo's pretrained base is not there (not a ValueError, so that
+  `binding_or` never reads a missing base as no base)."""
+
+
+def demo_base_checkpoint() -> str:
+  """The step directory of the shipped pretrained demo base.
+
+  gin: `INITIAL_CHECKPOINT_PATH = @demo_base_checkpoint()` (runs/demo.gin).
+  """
+  directory = os.path.join(DEMO_BASE_DIR, "checkpoints")
+  steps = sorted(int(s) for s in (os.listdir(directory)
+                                  if os.path.isdir(directory) else [])
+                 if s.isdigit())
+  if not steps:
+    raise MissingDemoBaseError(
+        f"no pretrained demo base in {directory}: make it with "
+        "`python scripts/pretrain_demo.py`, or tune from random weights "
+        "with --gin.INITIAL_CHECKPOINT_PATH=None")
+  return os.path.join(directory, str(steps[-1]))
+
+
+gin.external_configurable(demo_base_checkpoint, name="demo_base_checkpoint")
 
 train = gin.external_configurable(trainer.train, name="train")
 evaluate = gin.external_configurable(job.evaluate, name="evaluate")
@@ -225,6 +256,41 @@ def model_macro():
 def config_text() -> str:
   """Every gin binding in force: what a run writes as its config.gin."""
   return gin.config_str()
+
+
+def binding_or(name: str, default):
+  """A gin binding ("train.batch_size") or macro ("MODEL"), else `default`."""
+  try:
+    value = (gin.query_parameter(f"%{name}") if "." not in name
+             else query(name))
+  except (ValueError, KeyError):
+    return default
+  while isinstance(value, gin.config.ConfigurableReference) and (
+      value.configurable.name == "macro"):
+    value = value.scoped_configurable_fn()
+  if isinstance(value, gin.config.ConfigurableReference):
+    value = value.scoped_configurable_fn()
+  return value
+
+
+def memory_plan(num_devices: int | None = None) -> planning.MemoryPlan:
+  """scripts/plan.py's plan of the gin in force: memory per device of one
+  train step. A -1 mesh axis needs `num_devices`."""
+  mesh_shape = binding_or("Partitioner.mesh_shape", {"data": -1, "model": 1})
+  if -1 in mesh_shape.values() and num_devices is None:
+    raise ValueError(f"mesh {mesh_shape} has a -1 axis; pass --num_devices")
+  return planning.plan_memory(
+      model=binding_or("MODEL", None),
+      optimizer=binding_or("train.optimizer", None),
+      mesh_shape=mesh_shape,
+      num_devices=num_devices or math.prod(mesh_shape.values()),
+      fsdp=binding_or("Partitioner.fsdp", False),
+      logical_axis_rules=binding_or("Partitioner.logical_axis_rules", None),
+      batch_size=binding_or("train.batch_size", None),
+      task_feature_lengths=binding_or("train.task_feature_lengths", None),
+      num_microbatches=binding_or("train.num_microbatches", 1),
+      pack=binding_or("train.pack", True),
+      device_memory_gib=binding_or("DEVICE_MEMORY_GIB", None))
 
 
 def query(binding: str):

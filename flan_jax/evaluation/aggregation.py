@@ -28,6 +28,10 @@ templates takes the mean of the template stderrs (they share examples: an
 upper bound), a mean over datasets sqrt(sum of squares) / count (different
 examples, taken as independent); `n` counts the examples behind a number.
 
+Tasks scored on a contamination check's clean examples as well (their
+`clean_metrics`) give their dataset and cluster a `clean_score`, aggregated
+the same way, and `clean_examples`.
+
 Each dataset is labelled "seen" when the training mixture contains it and
 "held_out" when not (None when no training mixture was given); a cluster
 is labelled the same way when all of its datasets agree, else "mixed".
@@ -141,7 +145,16 @@ def _combine(members: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
                                     [d["best_dev_score_stderr"]
                                      for d in members])),
       "n": sum(d["n"] or 0 for d in members),
+      **_clean_score(members),
   }
+
+
+def _clean_score(members: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+  """{"clean_score": mean} when every member was scored on a clean subset."""
+  if not members or not all("clean_score" in d for d in members):
+    return {}
+  clean = [d["clean_score"] for d in members]
+  return {"clean_score": None if None in clean else _mean(clean)}
 
 
 def _by_scale(keys: Sequence[str], datasets: Mapping[str, Mapping[str, Any]]
@@ -195,6 +208,11 @@ def aggregate(task_results: Mapping[str, Mapping[str, Any]],
     entry.setdefault("metric", next(iter(task["metrics"])))
     entry["per_template"][template] = task["metrics"]
     entry["per_template_stderr"][template] = task["stderr"]
+    if "clean_metrics" in task_results[name]:
+      task["clean_metrics"] = task_results[name]["clean_metrics"]
+      entry.setdefault("per_template_clean", {})[template] = (
+          task["clean_metrics"])
+      entry["clean_examples"] = task_results[name].get("clean_examples")
     if task["selection_metrics"]:
       entry["per_template_selection"][template] = task["selection_metrics"]
 
@@ -206,6 +224,10 @@ def aggregate(task_results: Mapping[str, Mapping[str, Any]],
                                              key=_template_order))
     del over_all["templates"]
     entry.update(over_all)
+    if "per_template_clean" in entry:
+      clean = list(entry["per_template_clean"].values())
+      entry["clean_score"] = (None if None in clean else
+                              _mean(c.get(metric) for c in clean))
     groups = template_groups_of(key) if template_groups_of else {}
     if groups:
       entry["template_groups"] = _template_groups(entry, groups)

@@ -15,6 +15,11 @@ writes the same results.json. With several hosts, host i evaluates tasks
 i, i+n, i+2n, ... on its own devices (parameters replicated per host); the
 host that finishes last writes results.json. `evaluate_checkpoints` runs
 the job over several checkpoints, skipping those already done.
+
+Given a contamination report (`contamination`, scripts/contamination.py),
+every task is also scored on its clean examples, those sharing no n-gram
+with the report's training data: tasks get `clean_metrics` and
+`clean_examples`, datasets and clusters a `clean_score` beside `score`.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from flan_jax.data import mixtures
 from flan_jax.data import rank_classification
 from flan_jax.data import registry
 from flan_jax.evaluation import aggregation
+from flan_jax.evaluation import contamination as contamination_lib
 from flan_jax.evaluation import examples as examples_lib
 from flan_jax.evaluation import outputs
 from flan_jax.evaluation import runner as runner_lib
@@ -143,6 +149,7 @@ def evaluate(*,
              host_index: int | None = None,
              host_count: int | None = None,
              on_task_done: Callable[[str], None] | None = None,
+             contamination: str | None = None,
              config_text: str | None = None,
              tensorboard_dir: str | None = None
              ) -> dict[str, Any] | None:
@@ -173,6 +180,8 @@ def evaluate(*,
     host_index, host_count: this host's share of the tasks (default: JAX's
       process index and count).
     on_task_done: called with each task name once its file is written.
+    contamination: a contamination report (JSON) of this eval mixture's
+      datasets on `split`; tasks are also scored on their clean examples.
     config_text: the job's configuration (gin), written to
       `output_dir/eval_config.gin` once the job's settings are checked.
     tensorboard_dir: where the results go as TensorBoard scalars at the
@@ -192,6 +201,7 @@ def evaluate(*,
   host_index = jax.process_index() if host_index is None else host_index
   host_count = jax.process_count() if host_count is None else host_count
   lengths = dict(task_feature_lengths or {})
+  dirty = _dirty_examples(contamination, tasks, split)
   config = {
       "checkpoint": os.path.join(directory, str(step)),
       "step": step,
@@ -207,6 +217,8 @@ def evaluate(*,
       "stderr": {"bootstrap_samples": statistics.BOOTSTRAP_SAMPLES,
                  "bootstrap_seed": statistics.BOOTSTRAP_SEED},
   }
+  if dirty is not None:  # only then, so earlier jobs' configs still match
+    config["contamination"] = dirty[1]
   results_path = os.path.join(output_dir, outputs.RESULTS_FILE)
   done = outputs.finished_results(output_dir, config)
   if done is not None:
@@ -243,13 +255,21 @@ def evaluate(*,
       for which in splits:
         if which not in task.splits:
           continue
+        unclean = (dirty[0][_describe(task.name)[0]]
+                   if dirty is not None and which == split else None)
         result = task_eval.evaluate_task(
             task, runner, which, few_shot=shots, feature_lengths=lengths,
-            max_examples=max_examples, cache_dir=cache_dir)
+            max_examples=max_examples, cache_dir=cache_dir,
+            subset=None if unclean is None else _NotIn(unclean))
         key = "metrics" if which == split else "selection_metrics"
         entry[key] = result.metrics
         entry[f"{key}_stderr"] = result.stderr
         entry[f"{key}_examples"] = result.num_examples
+        if unclean is not None:
+          entry["clean_metrics"] = result.subset_metrics
+          entry["clean_examples"] = sum(
+              1 for e in result.outputs
+              if e.get("idx", e.get("index")) not in unclean)
         if write_examples:
           outputs.write_jsonl(
               outputs.examples_file(output_dir, task.name, which),
@@ -291,6 +311,34 @@ def evaluate(*,
   outputs.write_results(results, output_dir)
   log.info("wrote %s", results_path)
   return results
+
+
+class _NotIn:
+  """The indices not in a set: the clean examples, given the dirty ones."""
+
+  def __init__(self, excluded: frozenset[int]):
+    self._excluded = excluded
+
+  def __contains__(self, index: int) -> bool:
+    return index not in self._excluded
+
+
+def _dirty_examples(path: str | None, tasks: Sequence[seqio.Task], split: str
+                    ) -> tuple[dict[str, frozenset[int]], dict] | None:
+  """(dataset -> dirty indices, what the config records), checked before
+  any work: the report must cover every task's dataset on `split`."""
+  if not path:
+    return None
+  try:
+    report = contamination_lib.read_report(path)
+    dirty = {key: contamination_lib.dirty_examples(report, key, split)
+             for key in {_describe(t.name)[0] for t in tasks}}
+  except contamination_lib.ContaminationError as e:
+    raise EvalJobError(f"contamination={path}: {e}") from None
+  return dirty, {"path": os.path.abspath(path),
+                 "training": report["training"], "ngram": report["ngram"],
+                 "min_words": report["min_words"],
+                 "digest": contamination_lib.digest(report)}
 
 
 def _headline(metrics: Mapping[str, float]) -> str:

@@ -74,16 +74,19 @@ def _title(results: Results) -> str:
 
 def results_markdown(results: Results) -> str:
   """One run: a row per dataset and per cluster."""
+  datasets = results["datasets"]
+  # A contamination-checked job also scored each task's clean examples.
+  clean = any("clean_score" in d for d in datasets.values())
+  clean_head = " clean subset (examples) |" if clean else ""
   lines = [
       f"# {_title(results)}", "",
       f"Checkpoint: `{results['checkpoint']}`  ",
       f"Training mixture: `{results.get('training_mixture') or 'unknown'}`",
       "",
       "| cluster | dataset | status | metric | n | mean over templates | "
-      "best dev template | templates (min-max) |",
-      "|---|---|---|---|---:|---:|---:|---|"
+      "best dev template | templates (min-max) |" + clean_head,
+      "|---|---|---|---|---:|---:|---:|---|" + ("---:|" if clean else "")
   ]
-  datasets = results["datasets"]
   for cluster, c_entry in sorted(results["clusters"].items()):
     for key in sorted(c_entry["datasets"]):
       d = datasets[key]
@@ -95,21 +98,25 @@ def results_markdown(results: Results) -> str:
       metric = d["metric"] + ("" if d.get("higher_is_better", True) else
                               " (lower is better)")
       score = _fmt_se(d["score"], d.get("score_stderr"))
+      clean_text = (f" {_fmt(d.get('clean_score'))} "
+                    f"({d.get('clean_examples', '-')}) |" if clean else "")
       lines.append(
           f"| {cluster} | {key} | {STATUS_LABEL[d['status']]} | {metric} "
           f"| {d.get('n') or '-'} | {score} | {best_text} | {len(per)} "
-          f"({_fmt(min(per))}-{_fmt(max(per))}) |")
+          f"({_fmt(min(per))}-{_fmt(max(per))}) |" + clean_text)
   lines += ["", "Clusters average their datasets scored in percent (higher is "
             "better); datasets on another scale are listed beside, not "
             "averaged in.", "",
             "| cluster | status | mean over templates | best dev template | "
-            "on another scale |", "|---|---|---:|---:|---|"]
+            "on another scale |" + (" clean subset |" if clean else ""),
+            "|---|---|---:|---:|---|" + ("---:|" if clean else "")]
   for cluster, c_entry in sorted(results["clusters"].items()):
     score = _fmt_se(c_entry["score"], c_entry.get("score_stderr"))
     best = _fmt_se(c_entry.get("best_dev_score"),
                    c_entry.get("best_dev_score_stderr"))
     lines.append(f"| {cluster} | {STATUS_LABEL[c_entry['status']]} | "
-                 f"{score} | {best} | {_other_metrics(c_entry)} |")
+                 f"{score} | {best} | {_other_metrics(c_entry)} |" +
+                 (f" {_fmt(c_entry.get('clean_score'))} |" if clean else ""))
   groups = _group_rows(results)
   if groups:
     lines += ["", "Template groups (e.g. one translation direction each):",

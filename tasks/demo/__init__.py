@@ -3,7 +3,9 @@
 Importing this package registers, in the "demo" collection, every dataset's
 tasks (`demo:<dataset>:train`, `demo:<dataset>:t<i>:gen|score`) and the
 cluster mixtures (`demo:train:all`, `demo:train:no_<cluster>`,
-`demo:eval:<cluster>`, `demo:eval:all`). Clusters and datasets:
+`demo:eval:<cluster>`, `demo:eval:all`), the ablation mixtures of
+`suite.ABLATION_PLAN` (`demo:ablation:...`, `flan_jax.data.ablations`).
+Clusters and datasets:
 
     sentiment    movie_review, product_review, tweet_mood
     nli          nli_traits, nli_places, nli_possessions
@@ -11,12 +13,19 @@ cluster mixtures (`demo:train:all`, `demo:train:no_<cluster>`,
     string_ops   reverse_words, sort_words, remove_word
     reading      qa_home, qa_colour, qa_job
     translation  english_to_lumo, lumo_to_english, number_words
+
+and `demo:world`, the pretraining task over the demo world's corpus
+(`tasks.demo.world`), from which the demo's shipped base model was
+pretrained (`scripts/pretrain_demo.py`).
 """
 
+from flan_jax.data import ablations
 from flan_jax.data import mixtures
+from flan_jax.data import pretraining
 from flan_jax.data import registry
 from flan_jax.data import vocab
 from tasks.demo import suite
+from tasks.demo import world
 
 try:  # registration tokenizes with it; say how to make it when it is missing
   vocab.default_vocabulary()
@@ -30,3 +39,9 @@ for _spec in suite.all_specs():
 
 mixtures.register_cluster_mixtures(suite.COLLECTION, suite.CLUSTERS,
                                    exclusions=suite.EXCLUSIONS)
+ablations.register_ablation_mixtures(suite.COLLECTION, suite.CLUSTERS,
+                                     suite.ABLATION_PLAN,
+                                     exclusions=suite.EXCLUSIONS)
+
+pretraining.register_pretraining_task(world.TASK_NAME, world.source(),
+                                      objective=world.OBJECTIVE)

@@ -13,25 +13,25 @@ from tasks.demo import common
 
 # --- movie_review: "The acting was superb and the plot was clever." ---------
 
-_ASPECTS = ("acting", "plot", "music", "ending", "story", "cast", "script",
+ASPECTS = ("acting", "plot", "music", "ending", "story", "cast", "script",
             "dialogue")
-_GOOD_ADJECTIVES = ("great", "brilliant", "superb", "lovely", "moving",
+GOOD_ADJECTIVES = ("great", "brilliant", "superb", "lovely", "moving",
                     "clever", "wonderful", "charming")
-_BAD_ADJECTIVES = ("awful", "boring", "dull", "terrible", "weak", "silly",
+BAD_ADJECTIVES = ("awful", "boring", "dull", "terrible", "weak", "silly",
                    "clumsy", "bland")
-_GOOD_VERDICTS = ("A must see.", "Loved it.", "Watch it.")
-_BAD_VERDICTS = ("A waste of time.", "Hated it.", "Skip it.")
+GOOD_VERDICTS = ("A must see.", "Loved it.", "Watch it.")
+BAD_VERDICTS = ("A waste of time.", "Hated it.", "Skip it.")
 
 
 def _movie_review(rng):
   positive = rng.random() < 0.5
-  adjectives = _GOOD_ADJECTIVES if positive else _BAD_ADJECTIVES
-  aspects = common.pick(rng, _ASPECTS, rng.randint(1, 2))
+  adjectives = GOOD_ADJECTIVES if positive else BAD_ADJECTIVES
+  aspects = common.pick(rng, ASPECTS, rng.randint(1, 2))
   clauses = [f"the {a} was {rng.choice(adjectives)}" for a in aspects]
   body = " and ".join(clauses)
   text = body[0].upper() + body[1:] + "."
   if rng.random() < 0.5:
-    text += " " + rng.choice(_GOOD_VERDICTS if positive else _BAD_VERDICTS)
+    text += " " + rng.choice(GOOD_VERDICTS if positive else BAD_VERDICTS)
   return {"text": text, "answer": "positive" if positive else "negative"}
 
 
@@ -51,25 +51,25 @@ _MOVIE_TEMPLATES = (
 
 # --- product_review: would the customer recommend it? -----------------------
 
-_PRODUCTS = ("kettle", "lamp", "backpack", "phone case", "chair", "toaster",
+PRODUCTS = ("kettle", "lamp", "backpack", "phone case", "chair", "toaster",
              "umbrella", "blender", "radio", "mug", "tent", "clock")
-_GOOD_PHRASES = ("works perfectly", "is well made", "arrived early",
+GOOD_PHRASES = ("works perfectly", "is well made", "arrived early",
                  "was worth every penny", "is easy to use", "looks great",
                  "is very quiet", "fits well")
-_BAD_PHRASES = ("broke after a day", "stopped working", "arrived damaged",
+BAD_PHRASES = ("broke after a day", "stopped working", "arrived damaged",
                 "is hard to use", "was a waste of money", "feels cheap",
                 "is very noisy", "does not fit")
-_GOOD_CLOSERS = ("Five stars.", "Love it.", "Buy it.")
-_BAD_CLOSERS = ("One star.", "Hate it.", "Avoid it.")
+GOOD_CLOSERS = ("Five stars.", "Love it.", "Buy it.")
+BAD_CLOSERS = ("One star.", "Hate it.", "Avoid it.")
 
 
 def _product_review(rng):
   positive = rng.random() < 0.5
-  product = rng.choice(_PRODUCTS)
-  phrases = common.pick(rng, _GOOD_PHRASES if positive else _BAD_PHRASES, 2)
+  product = rng.choice(PRODUCTS)
+  phrases = common.pick(rng, GOOD_PHRASES if positive else BAD_PHRASES, 2)
   text = f"The {product} {phrases[0]} and {phrases[1]}."
   if rng.random() < 0.7:
-    text += " " + rng.choice(_GOOD_CLOSERS if positive else _BAD_CLOSERS)
+    text += " " + rng.choice(GOOD_CLOSERS if positive else BAD_CLOSERS)
   return {"text": text, "product": product,
           "answer": "yes" if positive else "no"}
 
@@ -106,9 +106,9 @@ _SAD_EVENTS = ("missed my bus", "lost my keys", "my team lost",
                "concert was cancelled", "did not get the job",
                "my cat is sick", "lost the game", "cold pizza again",
                "broke my arm", "work all weekend")
-_HAPPY_ENDINGS = ("so happy", "best day ever", "love it", "life is good",
+HAPPY_ENDINGS = ("so happy", "best day ever", "love it", "life is good",
                   "what a great day", "yay", "so glad")
-_SAD_ENDINGS = ("so sad", "worst day ever", "feeling down", "life is hard",
+SAD_ENDINGS = ("so sad", "worst day ever", "feeling down", "life is hard",
                 "what a bad day", "ugh", "so upset")
 
 
@@ -116,7 +116,7 @@ def _tweet_mood(rng):
   happy = rng.random() < 0.5
   events = common.pick(rng, _HAPPY_EVENTS if happy else _SAD_EVENTS,
                        rng.randint(1, 2))
-  ending = rng.choice(_HAPPY_ENDINGS if happy else _SAD_ENDINGS)
+  ending = rng.choice(HAPPY_ENDINGS if happy else SAD_ENDINGS)
   # An opener only before a single event keeps tweets short.
   opener = rng.choice(_OPENERS) if len(events) == 1 else ""
   text = f"{opener} {' and '.join(events)}, {ending}".strip()

@@ -10,6 +10,7 @@ from typing import Iterator
 
 import tensorflow as tf
 
+from flan_jax.data import ablations
 from flan_jax.data import registry
 from flan_jax.data import templates as templates_lib
 from flan_jax.data.registry import DatasetSpec
@@ -43,6 +44,17 @@ CLUSTERS: dict[str, tuple[str, ...]] = {
 # colours, but one judges a claim and the other copies an answer, like FLAN's
 # NLI and reading comprehension, which it does not pair. So no rule here.
 EXCLUSIONS: dict[str, tuple[str, ...]] = {}
+
+# The paper's ablations on the demo (`flan_jax.data.ablations`,
+# scripts/study.py): sentiment held out, the other clusters joining in this
+# order (generation-only clusters first, as the paper starts with
+# summarization and translation); 1, 2, 4 or all 6 templates per dataset.
+ABLATION_PLAN = ablations.AblationPlan(
+    held_out=("sentiment",),
+    cluster_order=("translation", "reading", "nli", "arithmetic",
+                   "string_ops"),
+    template_counts=(1, 2, 4, 6),
+    instruction_held_out=("sentiment",))
 
 
 def all_specs() -> list[DatasetSpec]:

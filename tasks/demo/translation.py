@@ -23,7 +23,7 @@ _ADVERBS = {"fast": "vivi", "slowly": "lenta", "today": "hodi",
 LUMO = {**_DETERMINERS, **_ADJECTIVES, **_NOUNS, **_VERBS, **_ADVERBS}
 
 
-def _sentence_pair(rng):
+def sentence_pair(rng):
   words = [rng.choice(list(part)) for part in
            (_DETERMINERS, _ADJECTIVES, _NOUNS, _VERBS)]
   if rng.random() < 0.6:
@@ -99,12 +99,12 @@ _NUMBER_TEMPLATES = (
 SPECS = [
     DatasetSpec(name="english_to_lumo", collection="demo",
                 source=common.function_source("english_to_lumo",
-                                              _sentence_pair,
+                                              sentence_pair,
                                               seed_name="lumo_pairs"),
                 templates=_TO_LUMO_TEMPLATES),
     DatasetSpec(name="lumo_to_english", collection="demo",
                 source=common.function_source("lumo_to_english",
-                                              _sentence_pair,
+                                              sentence_pair,
                                               seed_name="lumo_pairs"),
                 templates=_TO_ENGLISH_TEMPLATES),
     DatasetSpec(name="number_words", collection="demo",

@@ -88,3 +88,25 @@ def test_t5x_macro_names_are_aliases_in_the_run_files(tmp_path):
       assert gin_config.query("train.cache_dir") == "/data/cache"
     finally:
       gin.clear_config()
+
+
+def test_the_demo_base_is_found_or_missed_in_one_line(tmp_path, monkeypatch):
+  # The shipped base: a step directory the demo tunes from.
+  assert gin_config.demo_base_checkpoint().endswith("/base/checkpoints/3000")
+  monkeypatch.setattr(gin_config, "DEMO_BASE_DIR", str(tmp_path))
+  with pytest.raises(gin_config.MissingDemoBaseError,
+                     match="scripts/pretrain_demo.py"):
+    gin_config.demo_base_checkpoint()
+  # Not a ValueError: binding_or must not read a missing base as "no base".
+  assert not isinstance(gin_config.MissingDemoBaseError("x"), ValueError)
+  (tmp_path / "run.gin").write_text(
+      "train.initial_checkpoint = @demo_base_checkpoint()\n")
+  with gin.unlock_config():
+    gin.clear_config()
+    try:
+      gin_config.parse_gin([str(tmp_path / "run.gin")])
+      with pytest.raises(gin_config.MissingDemoBaseError):
+        gin_config.binding_or("train.initial_checkpoint", None)
+    finally:
+      gin.clear_config()
+
