@@ -174,6 +174,18 @@ def _inputs_budget(sequence_length: Mapping[str, int] | None):
   return int(sequence_length["inputs"])
 
 
+def _prompt_parts(templates, formats, config: FewShotConfig, pool_fn: PoolFn,
+                  name: str, sequence_length, output_features):
+  """(prompt builder, inputs token budget or None, the vocabulary that
+  counts tokens against the budget or None): what both preprocessors set up
+  per dataset."""
+  budget = _inputs_budget(sequence_length)
+  vocabulary = (output_features["inputs"].vocabulary
+                if budget is not None else None)
+  return (_Prompts(templates, formats, config, pool_fn, name), budget,
+          vocabulary)
+
+
 def render_any_template(templates: Sequence[templates_lib.Template],
                         config: FewShotConfig, pool_fn: PoolFn, *,
                         formats: Sequence[FewShotFormat] | None = None,
@@ -183,10 +195,9 @@ def render_any_template(templates: Sequence[templates_lib.Template],
 
   def preprocess(ds: tf.data.Dataset, sequence_length=None,
                  output_features=None) -> tf.data.Dataset:
-    prompts = _Prompts(templates, formats, config, pool_fn, name)
-    budget = _inputs_budget(sequence_length)
-    vocabulary = (output_features["inputs"].vocabulary
-                  if budget is not None else None)
+    prompts, budget, vocabulary = _prompt_parts(
+        templates, formats, config, pool_fn, name, sequence_length,
+        output_features)
 
     @tf.autograph.experimental.do_not_convert
     def render(index, ex):
@@ -220,10 +231,9 @@ def add_prompt(templates: Sequence[templates_lib.Template], index: int,
 
   def preprocess(ds: tf.data.Dataset, sequence_length=None,
                  output_features=None) -> tf.data.Dataset:
-    prompts = _Prompts(templates, formats, config, pool_fn, name)
-    budget = _inputs_budget(sequence_length)
-    vocabulary = (output_features["inputs"].vocabulary
-                  if budget is not None else None)
+    prompts, budget, vocabulary = _prompt_parts(
+        templates, formats, config, pool_fn, name, sequence_length,
+        output_features)
     position = tf.constant(index, tf.int32)
 
     @tf.autograph.experimental.do_not_convert
