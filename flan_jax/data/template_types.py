@@ -83,6 +83,8 @@ def type_spec(spec: registry.DatasetSpec, template_type: str,
   return dataclasses.replace(
       spec, name=f"{spec.name}:{template_type}", collection=collection,
       templates=tuple(templates.templates),
+      template_groups=templates_lib.carry_groups(
+          spec.template_groups, spec.templates, templates.templates),
       rank_classification=spec.is_classification, train_inverted=False,
       few_shot=config)
 

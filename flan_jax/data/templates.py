@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import string
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import tensorflow as tf
 
@@ -158,3 +158,30 @@ def check_fields(template: Template, available: frozenset[str] | set[str],
         f"dataset '{dataset}': template {index} uses field '{missing[0]}', "
         f"which its source does not provide (available fields: "
         f"{', '.join(sorted(available)) or 'none'})")
+
+
+def carry_groups(groups: Mapping[str, Sequence[int]],
+                 before: Sequence[Template], after: Sequence[Template]
+                 ) -> dict[str, tuple[int, ...]]:
+  """Named template groups of `before`, renumbered for templates `after`
+  (e.g. the FLAN release's templates in place of ours).
+
+  A group means what its templates' common target is (translation's
+  "from_english": every template whose target is ``{foreign}``), so it
+  becomes the evaluated templates of `after` with that target. A group
+  whose templates have several targets, or that matches none, is dropped.
+
+      before: 0 "{foreign}"  1 "{english}"  2 "{foreign}"  from_english (0, 2)
+      after:  0 "{english}"  1 "{foreign}"                 from_english (1,)
+  """
+  carried = {}
+  for group, indices in groups.items():
+    targets = {before[i].targets for i in indices}
+    if len(targets) != 1:
+      continue
+    target, = targets
+    members = tuple(i for i, t in enumerate(after)
+                    if t.targets == target and not t.inverted)
+    if members:
+      carried[group] = members
+  return carried

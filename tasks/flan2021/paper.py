@@ -27,6 +27,7 @@ import tensorflow as tf
 from flan_jax.data import paper_templates
 from flan_jax.data import registry
 from flan_jax.data import task_settings
+from flan_jax.data import templates as templates_lib
 from flan_jax.data import upstream_templates
 from flan_jax.data.paper_templates import UpstreamKey as K
 from tasks.flan2021 import common
@@ -239,9 +240,13 @@ def paper_spec(name: str, served: Served) -> registry.DatasetSpec:
   """Our spec with the release's templates and its extra preparation."""
   spec = our_spec(name)
   mapping = KEYS[name]
+  templates = served.conversion.templates
   return dataclasses.replace(
-      spec, templates=served.conversion.templates,
+      spec, templates=templates,
+      template_groups=templates_lib.carry_groups(
+          spec.template_groups, spec.templates, templates),
       prepare=(*spec.prepare, *paper_templates.extra_prepare(mapping)))
+
 
 
 def remember_ours() -> None:

@@ -84,3 +84,17 @@ def test_fields_created_by_prepare_functions_are_available():
   ds = seqio.get_mixture_or_task(registered.generation_tasks[0]).get_dataset(
       None, split="test", shuffle=False)
   assert next(ds.as_numpy_iterator())["inputs_pretokenized"] == b"X"
+
+
+def test_template_groups_follow_their_target_to_other_templates():
+  """Translation's per-direction groups, carried to another template list
+  (the FLAN release's): a group is the templates of its one target."""
+  before = [Template("{english}", "{foreign}"),
+            Template("{foreign}", "{english}"),
+            Template("E: {english}", "{foreign}")]
+  after = [Template("In English: {foreign}", "{english}"),
+           Template("Translate: {english}", "{foreign}"),
+           Template("{foreign} means", "{english}", inverted=True)]
+  groups = {"from_english": (0, 2), "to_english": (1,), "mixed": (0, 1)}
+  assert templates.carry_groups(groups, before, after) == {
+      "from_english": (1,), "to_english": (0,)}

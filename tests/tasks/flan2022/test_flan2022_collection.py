@@ -63,6 +63,13 @@ def test_every_mapped_dataset_uses_the_release_templates(checkout):
   translation = _spec("flan2021:wmt16_translate_deen").templates
   assert [t.inverted for t in translation] == [False, False, True]
   assert translation[1].inputs == "Old prompt 1: {lang1} | {foreign}"
+  # Per-direction groups follow the release's templates by their targets.
+  groups = _spec("flan2021:wmt16_translate_deen").template_groups
+  assert groups
+  for group, target in (("from_english", "{foreign}"),
+                        ("to_english", "{english}")):
+    assert all(translation[i].targets == target and
+               not translation[i].inverted for i in groups.get(group, ()))
   assert [t.inverted for t in _spec("flan2021:rte").templates] == [
       False, False, True]
   assert multirc_keeps_ours()
