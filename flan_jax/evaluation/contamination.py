@@ -37,8 +37,10 @@ import string
 import time
 from typing import Any, Iterator, Mapping
 
+import numpy as np
 import seqio
 
+from flan_jax import errors
 from flan_jax.data import ngrams
 from flan_jax.data import registry
 from flan_jax.data.templates import OPTIONS_SLOT
@@ -50,14 +52,14 @@ DEFAULT_NGRAM = 13
 DEFAULT_MIN_WORDS = 8
 
 
-class ContaminationError(ValueError):
+class ContaminationError(errors.FlanJaxError, ValueError):
   """A report that does not fit the job (another split, missing dataset)."""
 
 
 def _text(value) -> str:
   if isinstance(value, bytes):
     return value.decode("utf-8")
-  if hasattr(value, "tolist"):
+  if isinstance(value, np.ndarray):  # a list feature, as numpy yields it
     value = value.tolist()
   if isinstance(value, (list, tuple)):
     return " ".join(_text(v) for v in value)
