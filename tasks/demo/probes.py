@@ -1,0 +1,150 @@
+"""Probes of zero-shot transfer on the demo (issue 22): eval-only datasets.
+
+Importing this module registers collection ``demo_probe`` (importing
+`tasks.demo` does not; ``--module=tasks.demo.probes`` does), each an
+evaluation-only dataset (no training split) scored by rank classification:
+
+    choice       qa_home_choice, qa_job_choice, qa_colour_choice
+    same_kind    qa_home_same, qa_job_same, qa_colour_same
+    no_question  qa_home_blind, qa_job_blind, qa_colour_blind
+
+* ``choice``: a reading passage (one person's home, job and the colour of a
+  thing they own, as in `tasks.demo.reading`) and a question about one of
+  them; the options are the passage's three values (its city, its job, its
+  colour), so an answer that ignores the question (always the city, the
+  habit issue 22 found in the tuned model) scores one in three, and only a
+  model that reads which fact is asked scores more. Chance: 33.3%.
+* ``same_kind``: the same question; the options are three values of the
+  asked kind (three cities), one of which the passage states. A model must
+  find the fact in the passage. Chance: 33.3%.
+* ``no_question`` (the control): ``choice``'s passages and options with the
+  question removed. Nothing says which fact is wanted, so any model should
+  stay near 33.3%; a score well above it would mean the options or the
+  passage give the answer away, and a ``choice`` gain would not be evidence
+  of reading the question.
+
+The pretraining corpus (`tasks.demo.world`) states the same kind of facts
+and answers reported questions about them ("When Carl asked where Anna
+lives, the answer was Oslo."), so a base that learned the prose has the
+knowledge; the probes ask whether instruction tuning on *other* clusters
+makes it usable in the instruction format.
+
+Go / no-go, written before the probes ran (2026-12-06):
+
+* P1, the base: step 0 on ``choice``, ``same_kind`` and ``no_question``.
+  Descriptive (no threshold): where the held-out score starts.
+* P2, transfer: tune the base on ``demo:train:no_reading`` (every cluster
+  but reading) for 500 steps, seeds 0 and 1. GO if ``choice`` gains at
+  least 10 points over the base on the mean of the two seeds and at least 5
+  on each seed, while ``no_question`` stays below 40 (chance + 6.7) for both.
+  Otherwise NO-GO for a design that holds out reading.
+* P3, the curve (only after a GO): the same tuning on 1, 3 and 5 seen
+  clusters; the ``choice`` score should not fall as clusters are added.
+"""
+
+from __future__ import annotations
+
+from flan_jax.data import mixtures
+from flan_jax.data import registry
+from flan_jax.data.registry import DatasetSpec
+from flan_jax.data.templates import Template
+import tasks.demo  # noqa: F401  (the demo vocabulary, checked on import)
+from tasks.demo import common
+
+COLLECTION = "demo_probe"
+
+# Which value each question asks for, the kind's word list, and the question
+# in several phrasings (the reading cluster's own templates' questions).
+_KINDS = {
+    "home": ("city", common.CITIES, (
+        "Where does {name} live?",
+        "In which city does {name} live?",
+        "What is {name}'s home city?")),
+    "job": ("job", common.JOBS, (
+        "What is {name}'s job?",
+        "What does {name} do for a living?",
+        "What work does {name} do?")),
+    "colour": ("colour", common.COLOURS, (
+        "What colour is {name}'s {thing}?",
+        "{name} has a {thing}. What colour is it?",
+        "Tell me the colour of {name}'s {thing}.")),
+}
+
+
+def _passage(rng):
+  person = rng.choice(common.NAMES)
+  values = {"city": rng.choice(common.CITIES), "job": rng.choice(common.JOBS),
+            "colour": rng.choice(common.COLOURS),
+            "thing": rng.choice(common.THINGS)}
+  facts = [f"{person} lives in {values['city']}.",
+           f"{person} is a {values['job']}.",
+           f"{person} has a {values['colour']} {values['thing']}."]
+  rng.shuffle(facts)
+  return person, " ".join(facts), values
+
+
+def _maker(kind: str, options_from: str):
+  field, words, _ = _KINDS[kind]
+
+  def make_example(rng):
+    person, passage, values = _passage(rng)
+    answer = values[field]
+    if options_from == "passage":
+      options = [values["city"], values["job"], values["colour"]]
+    else:  # two other values of the asked kind
+      options = [answer, *common.pick(
+          rng, [w for w in words if w != answer], 2)]
+    rng.shuffle(options)
+    return {"passage": passage, "name": person, "thing": values["thing"],
+            "answer": answer, "options": options}
+
+  return make_example
+
+
+def _question_templates(kind: str) -> tuple[Template, ...]:
+  questions = _KINDS[kind][2]
+  return (
+      Template("{passage}\n" + questions[0], "{answer}"),
+      Template("Read the passage and answer the question.\n\nPassage: "
+               "{passage}\nQuestion: " + questions[1], "{answer}"),
+      Template("Question: " + questions[2] + "\nContext: {passage}",
+               "{answer}"),
+  )
+
+
+_BLIND_TEMPLATES = (
+    Template("{passage}", "{answer}"),
+    Template("Read the passage.\n\nPassage: {passage}", "{answer}"),
+    Template("Context: {passage}\nAnswer:", "{answer}"),
+)
+
+# cluster -> (dataset suffix, options drawn from, templates per kind)
+_CLUSTERS = {
+    "choice": ("choice", "passage", _question_templates),
+    "same_kind": ("same", "kind", _question_templates),
+    "no_question": ("blind", "passage", lambda kind: _BLIND_TEMPLATES),
+}
+
+
+def specs() -> list[DatasetSpec]:
+  out = []
+  for suffix, options_from, templates in _CLUSTERS.values():
+    for kind in _KINDS:
+      name = f"qa_{kind}_{suffix}"
+      out.append(DatasetSpec(
+          name=name, collection=COLLECTION,
+          source=common.function_source(name, _maker(kind, options_from)),
+          templates=templates(kind), rank_classification=True,
+          train_split=None))
+  return out
+
+
+CLUSTERS = {cluster: tuple(f"qa_{kind}_{suffix}" for kind in _KINDS)
+            for cluster, (suffix, _, _) in _CLUSTERS.items()}
+
+
+# The probe datasets and their eval mixtures (``demo_probe:eval:<cluster>``,
+# ``demo_probe:eval:all``).
+for _spec in specs():
+  registry.register_dataset(_spec)
+mixtures.register_cluster_mixtures(COLLECTION, CLUSTERS)
