@@ -147,4 +147,6 @@ CLUSTERS = {cluster: tuple(f"qa_{kind}_{suffix}" for kind in _KINDS)
 # ``demo_probe:eval:all``).
 for _spec in specs():
   registry.register_dataset(_spec)
-mixtures.register_cluster_mixtures(COLLECTION, CLUSTERS)
+mixtures.register_cluster_mixtures(
+    COLLECTION, CLUSTERS,
+    eval_only=[d for datasets in CLUSTERS.values() for d in datasets])
