@@ -7,6 +7,7 @@ evaluation-only dataset (no training split) scored by rank classification:
     choice       qa_home_choice, qa_job_choice, qa_colour_choice
     same_kind    qa_home_same, qa_job_same, qa_colour_same
     no_question  qa_home_blind, qa_job_blind, qa_colour_blind
+    verdict      movie_verdict, product_verdict, tweet_verdict
 
 * ``choice``: a reading passage (one person's home, job and the colour of a
   thing they own, as in `tasks.demo.reading`) and a question about one of
@@ -23,6 +24,12 @@ evaluation-only dataset (no training split) scored by rank classification:
   passage give the answer away, and a ``choice`` gain would not be evidence
   of reading the question.
 
+* ``verdict``: the sentiment cluster's own texts (`tasks.demo.sentiment`'s
+  generators, their own seeds), asked with the cluster's questions, but the
+  options are whole sentences in the shape the pretraining prose states its
+  verdicts ("It was a good film." / "It was a bad film."), not the bare
+  labels the sentiment datasets score. Chance: 50%.
+
 The pretraining corpus (`tasks.demo.world`) states the same kind of facts
 and answers reported questions about them ("When Carl asked where Anna
 lives, the answer was Oslo."), so a base that learned the prose has the
@@ -38,6 +45,14 @@ Go / no-go, written before the probes ran (2026-12-06):
   least 10 points over the base on the mean of the two seeds and at least 5
   on each seed, while ``no_question`` stays below 40 (chance + 6.7) for both.
   Otherwise NO-GO for a design that holds out reading.
+* P4, where the knowledge sits (added 2026-12-06 after P2 read NO-GO, written
+  before P4 ran): the base on ``verdict``. The knowledge counts as reachable
+  when the answer has the prose's shape if the base scores at least 65
+  (the sentiment datasets' bare labels: 50.0, the share of one class).
+  Then the two P2-style tunes on ``demo:train:no_sentiment`` (500 steps,
+  seeds 0 and 1): if ``verdict`` stays within 5 points of the base while the
+  bare-label sentiment cluster stays below 55, tuning leaves the knowledge
+  intact but does not teach the model to answer with it as a bare label.
 * P3, the curve (only after a GO): the same tuning on 1, 3 and 5 seen
   clusters; the ``choice`` score should not fall as clusters are added.
 """
@@ -50,6 +65,7 @@ from flan_jax.data.registry import DatasetSpec
 from flan_jax.data.templates import Template
 import tasks.demo  # noqa: F401  (the demo vocabulary, checked on import)
 from tasks.demo import common
+from tasks.demo import sentiment
 
 COLLECTION = "demo_probe"
 
@@ -112,6 +128,50 @@ def _question_templates(kind: str) -> tuple[Template, ...]:
   )
 
 
+# dataset -> (generator, its label -> sentence option, questions)
+_VERDICTS = {
+    "movie_verdict": (sentiment._movie_review,  # pylint: disable=protected-access
+                      {"positive": "It was a good film.",
+                       "negative": "It was a bad film."},
+                      ("Review: {text}\nIs this movie review negative or "
+                       "positive?",
+                       "{text}\n\nWhat feeling does the writer of this film "
+                       "review express?")),
+    "product_verdict": (sentiment._product_review,  # pylint: disable=protected-access
+                        {"yes": "It is a good buy.", "no": "It is a bad buy."},
+                        ("Product review: {text}\nWould this customer "
+                         "recommend the product?",
+                         "{text}\n\nJudging by this review, would the buyer "
+                         "suggest the item to a friend?")),
+    "tweet_verdict": (sentiment._tweet_mood,  # pylint: disable=protected-access
+                      {"happy": "It was a good day.",
+                       "sad": "It was a bad day."},
+                      ("Tweet: {text}\nIs the person who posted this happy "
+                       "or sad?",
+                       "{text}\n\nHow does the author of this post feel?")),
+}
+
+
+def _verdict_maker(make_example, sentences):
+
+  def make(rng):
+    example = make_example(rng)
+    return {"text": example["text"],
+            "answer": sentences[example["answer"]],
+            "options": sorted(sentences.values())}
+
+  return make
+
+
+def _verdict_specs() -> list[DatasetSpec]:
+  return [DatasetSpec(
+      name=name, collection=COLLECTION,
+      source=common.function_source(name, _verdict_maker(make, sentences)),
+      templates=tuple(Template(q, "{answer}") for q in questions),
+      rank_classification=True, train_split=None)
+          for name, (make, sentences, questions) in _VERDICTS.items()]
+
+
 _BLIND_TEMPLATES = (
     Template("{passage}", "{answer}"),
     Template("Read the passage.\n\nPassage: {passage}", "{answer}"),
@@ -126,7 +186,7 @@ _CLUSTERS = {
 }
 
 
-def specs() -> list[DatasetSpec]:
+def _specs() -> list[DatasetSpec]:
   out = []
   for suffix, options_from, templates in _CLUSTERS.values():
     for kind in _KINDS:
@@ -136,16 +196,19 @@ def specs() -> list[DatasetSpec]:
           source=common.function_source(name, _maker(kind, options_from)),
           templates=templates(kind), rank_classification=True,
           train_split=None))
-  return out
+  return out + _verdict_specs()
 
 
 CLUSTERS = {cluster: tuple(f"qa_{kind}_{suffix}" for kind in _KINDS)
             for cluster, (suffix, _, _) in _CLUSTERS.items()}
+CLUSTERS["verdict"] = tuple(_VERDICTS)
 
+
+SPECS = _specs()
 
 # The probe datasets and their eval mixtures (``demo_probe:eval:<cluster>``,
 # ``demo_probe:eval:all``).
-for _spec in specs():
+for _spec in SPECS:
   registry.register_dataset(_spec)
 mixtures.register_cluster_mixtures(
     COLLECTION, CLUSTERS,
