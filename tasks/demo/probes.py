@@ -53,6 +53,17 @@ Go / no-go, written before the probes ran (2026-12-06):
   seeds 0 and 1): if ``verdict`` stays within 5 points of the base while the
   bare-label sentiment cluster stays below 55, tuning leaves the knowledge
   intact but does not teach the model to answer with it as a bare label.
+* P5, transfer between families of one skill (written before P5 ran): tune
+  on every demo dataset but movie_review (``demo_probe:train:no_movie_review``:
+  the other two sentiment datasets practise answering with a verdict that
+  pretraining tied to clue words, for products and for days; films' clue
+  words and verdicts appear only in pretraining), 500 steps, seeds 0 and 1,
+  and score movie_review (``demo_probe:eval:movie_review``). GO for a demo
+  built from many such families (issue 22's first design) if movie_review
+  gains at least 10 points over the base on the mean of the seeds and 5 on
+  each; otherwise even a practised skill does not carry the base's
+  knowledge across families, and the base must first be pretrained so that
+  the knowledge is extractable.
 * P3, the curve (only after a GO): the same tuning on 1, 3 and 5 seen
   clusters; the ``choice`` score should not fall as clusters are added.
 """
@@ -66,6 +77,7 @@ from flan_jax.data.templates import Template
 import tasks.demo  # noqa: F401  (the demo vocabulary, checked on import)
 from tasks.demo import common
 from tasks.demo import sentiment
+from tasks.demo import suite
 
 COLLECTION = "demo_probe"
 
@@ -210,6 +222,13 @@ SPECS = _specs()
 # ``demo_probe:eval:all``).
 for _spec in SPECS:
   registry.register_dataset(_spec)
+# P5: every demo training task but movie_review's, and movie_review's eval.
+mixtures.register_training_mixture(
+    f"{COLLECTION}:train:no_movie_review",
+    [f"demo:{d}" for ds in suite.CLUSTERS.values() for d in ds
+     if d != "movie_review"])
+mixtures.register_eval_mixture(f"{COLLECTION}:eval:movie_review",
+                               ["demo:movie_review"])
 mixtures.register_cluster_mixtures(
     COLLECTION, CLUSTERS,
     eval_only=[d for datasets in CLUSTERS.values() for d in datasets])

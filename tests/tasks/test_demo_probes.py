@@ -25,7 +25,12 @@ def test_registered_as_eval_only_mixtures():
   names = set(seqio.MixtureRegistry.names())
   assert {"demo_probe:eval:choice", "demo_probe:eval:same_kind",
           "demo_probe:eval:no_question", "demo_probe:eval:all"} <= names
-  assert not any(n.startswith("demo_probe:train") for n in names)
+  assert [n for n in names if n.startswith("demo_probe:train")] == [
+      "demo_probe:train:no_movie_review"]
+  trained = {t.name for t in seqio.get_mixture_or_task(
+      "demo_probe:train:no_movie_review").tasks}
+  assert "demo:product_review:train" in trained
+  assert not any(n.startswith("demo:movie_review") for n in trained)
   assert all(spec.train_split is None and spec.is_classification
              for spec in SPECS.values())
 
