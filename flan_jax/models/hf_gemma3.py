@@ -26,7 +26,8 @@ larger ones). What transformers 5 does with config.json -> what we do:
   attention_bias        biases on q, k, v and o
   tie_word_embeddings   as the Llama family (default true)
   max_position_embeddings, cache_implementation, sliding_window_pattern
-  (once layer_types is given): no effect on the logits
+  and _sliding_window_pattern (once layer_types is given): no effect on
+  the logits
 
 Always: embeddings times sqrt(hidden_size), RMSNorm by (1 + weight), norms
 before and after attention and MLP, RMSNorm on each head's queries and
@@ -56,7 +57,7 @@ READS = frozenset({
     "hidden_activation", "rms_norm_eps", "tie_word_embeddings",
     "rope_parameters", "rope_scaling", "rope_theta", "rope_local_base_freq",
     "attention_bias", "query_pre_attn_scalar", "sliding_window",
-    "sliding_window_pattern", "layer_types", "final_logit_softcapping",
+    "sliding_window_pattern", "_sliding_window_pattern", "layer_types", "final_logit_softcapping",
     "attn_logit_softcapping", "use_bidirectional_attention",
     "max_position_embeddings", "cache_implementation"})
 # Gemma 3's fixed features, which an export needs the config to have.
@@ -84,7 +85,10 @@ def _layers(hf) -> dict[str, Any]:
   layers = require(hf, "num_hidden_layers")
   layer_types = hf.get("layer_types")
   if layer_types is None:
-    period = _get(hf, "sliding_window_pattern")
+    # transformers 5 writes the pattern it derived as _sliding_window_pattern.
+    period = (hf.get("sliding_window_pattern") or
+              hf.get("_sliding_window_pattern") or
+              _DEFAULTS["sliding_window_pattern"])
     layer_types = ["sliding_attention" if (i + 1) % period else
                    "full_attention" for i in range(layers)]
   unknown = set(layer_types) - set(decoder.LAYER_TYPES)
@@ -188,8 +192,9 @@ def to_hf(config: decoder.DecoderConfig) -> dict[str, Any]:
       "rope_parameters": {"full_attention": full,
                           "sliding_attention": local},
       "attention_bias": config.qkv_bias,
-      "query_pre_attn_scalar": (config.query_pre_attn_scalar or
-                                config.head_dim),
+      # transformers' Gemma3TextConfig takes an int here.
+      "query_pre_attn_scalar": _int_if_whole(config.query_pre_attn_scalar or
+                                             config.head_dim),
       "sliding_window": config.sliding_window,
       "layer_types": [pattern[i % len(pattern)]
                       for i in range(config.num_layers)],
@@ -199,6 +204,10 @@ def to_hf(config: decoder.DecoderConfig) -> dict[str, Any]:
                                      32768),
       "pad_token_id": 0, "bos_token_id": 2, "eos_token_id": 1,
   }
+
+
+def _int_if_whole(value: float) -> float | int:
+  return int(value) if float(value).is_integer() else value
 
 
 def tensor_map(cfg: decoder.DecoderConfig) -> Iterator[Entry]:
