@@ -19,6 +19,7 @@ import pytest
 import torch
 
 import hf_fixtures
+import script_runner
 from flan_jax.models import decoder_only
 from flan_jax.models import encoder_decoder
 from flan_jax.models import hf
@@ -227,6 +228,30 @@ def test_export_and_reimport_give_identical_parameters(name, saved,
   np.testing.assert_allclose(_reference_logits(out, model_type),
                              _reference_logits(directory, model_type),
                              atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name,scan", [("t5_1_0", False),
+                                       ("qwen3_tied", False),
+                                       ("gemma3", True)])
+def test_convert_and_export_scripts_round_trip(name, scan, saved, tmp_path):
+  """scripts/convert_hf.py, then scripts/export_hf.py with the model.gin it
+  wrote: the same tensors as the original files (Gemma 3 via its scanned
+  block layout)."""
+  directory = saved(name, "float32")
+  converted, exported = tmp_path / "converted", tmp_path / "exported"
+  result = script_runner.run(
+      "convert_hf.py", f"--hf_dir={directory}", f"--output_dir={converted}",
+      *(["--scan_layers"] if scan else []))
+  assert result.status == 0, result.stderr[-3000:]
+  result = script_runner.run(
+      "export_hf.py", f"--gin_file={converted / 'model.gin'}",
+      f"--checkpoint={converted / 'checkpoints' / '0'}",
+      f"--output_dir={exported}")
+  assert result.status == 0, result.stderr[-3000:]
+  original, again = hf.read_tensors(directory), hf.read_tensors(exported)
+  assert set(again) == set(original)
+  for tensor, value in original.items():
+    np.testing.assert_array_equal(again[tensor], value, err_msg=tensor)
 
 
 REFUSALS = {
