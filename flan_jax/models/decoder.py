@@ -18,8 +18,8 @@ lists, and each layer takes its own. Scanned, a patterned stack scans over
 whole repeats of the pattern (`layers.run_layers`), so every layer's kind,
 mask and RoPE base are fixed when it is traced.
 
-The module is mask-agnostic: callers pass token positions and a boolean
-attention mask, so one network serves causal LM, prefix LM (bidirectional
+The module is mask-agnostic: callers pass token positions and boolean
+attention masks, so one network serves causal LM, prefix LM (bidirectional
 over the inputs), packing and left-padded cached decoding (`flan_jax.models.masks` builds
 them all).
 

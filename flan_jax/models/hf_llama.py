@@ -41,6 +41,7 @@ q/k norms). config.json, as transformers 5 reads it -> what we do:
 from __future__ import annotations
 
 import collections
+import dataclasses
 from typing import Any, Iterator
 
 import numpy as np
@@ -212,10 +213,11 @@ _NOT_LLAMA = dict(rope_local_theta=None, mlp_activation="silu",
 
 def check_exportable(config, family: str, allowed: dict[str, Any]) -> None:
   """Refuses (one line) a config whose fields `family` cannot express."""
+  fields = dataclasses.asdict(config)
   for field, value in allowed.items():
-    if getattr(config, field) != value:
+    if fields[field] != value:
       raise HfConversionError(
-          f"DecoderConfig.{field} {getattr(config, field)!r} cannot be "
+          f"DecoderConfig.{field} {fields[field]!r} cannot be "
           f"expressed as a {family} config (it needs {value!r}); pick the "
           f"family that has it")
 
