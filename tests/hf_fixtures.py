@@ -1,5 +1,7 @@
 """Tiny random Hugging Face models written to disk the way the hub ships them.
 
+Families: t5, mt5, llama, qwen2, mistral, qwen3, gemma3_text (`_CLASSES`).
+
 Built with transformers and the local CPU torch (no downloads). Two writers:
 
     write_model      config.json + model.safetensors from the state dict,
