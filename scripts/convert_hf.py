@@ -5,15 +5,18 @@ r"""Convert a local Hugging Face model directory into a flan_jax checkpoint.
 
 Reads config.json and the safetensors weights (a sharded
 model.safetensors.index.json too; pickled .bin files are refused) of a
-T5 v1.1 / FLAN-T5 / mT5, Llama, Mistral or Qwen2 model and writes
+T5 (the original T5, T5 v1.1, FLAN-T5, mT5, UL2), Llama, Mistral, Qwen2,
+Qwen3 or Gemma 3 (text) model and writes
 
     OUTPUT_DIR/checkpoints/0   orbax checkpoint (train.initial_checkpoint)
     OUTPUT_DIR/model.gin       the model config that reproduces it (MODEL)
     OUTPUT_DIR/tokenizer/      spiece.model / tokenizer.json, if present
 
 config.json is read as transformers 5 reads it; a field that would make the
-converted model compute other logits (an unsupported RoPE type, per-layer
-windows, a non-gated T5 MLP, an unknown field) is refused. Every tensor is
+converted model compute other logits (an unsupported RoPE type, Qwen
+windows on only some layers, a non-gated T5 MLP other than ReLU, Gemma 2's
+attention soft cap, an unknown field) is refused; each family's adapter
+(flan_jax/models/hf_t5.py, hf_llama.py, hf_gemma3.py) lists its fields. Every tensor is
 checked against config.json first; any problem stops with one line naming
 the tensor or field, and OUTPUT_DIR is then never created.
 """

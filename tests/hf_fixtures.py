@@ -1,5 +1,7 @@
 """Tiny random Hugging Face models written to disk the way the hub ships them.
 
+Families: t5, mt5, llama, qwen2, mistral, qwen3, gemma3_text (`_CLASSES`).
+
 Built with transformers and the local CPU torch (no downloads). Two writers:
 
     write_model      config.json + model.safetensors from the state dict,
@@ -60,6 +62,9 @@ _CLASSES = {
     "llama": (transformers.LlamaConfig, transformers.LlamaForCausalLM),
     "qwen2": (transformers.Qwen2Config, transformers.Qwen2ForCausalLM),
     "mistral": (transformers.MistralConfig, transformers.MistralForCausalLM),
+    "qwen3": (transformers.Qwen3Config, transformers.Qwen3ForCausalLM),
+    "gemma3_text": (transformers.Gemma3TextConfig,
+                    transformers.Gemma3ForCausalLM),
 }
 
 

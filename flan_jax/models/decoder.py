@@ -1,13 +1,25 @@
-"""Decoder-only transformer of the Llama family (Llama, Mistral, Qwen2).
+"""Decoder-only transformers: Llama, Mistral, Qwen2, Qwen3 and Gemma 3.
 
 RMSNorm before attention and MLP, rotary position embeddings (RoPE, with the
 "linear" and "llama3" frequency scalings those configs use), grouped-query
 attention (`num_kv_heads` < `num_heads`; 1 is multi-query), SwiGLU MLP,
 optional q/k/v and output biases (Qwen2 has the former), tied or untied
-output layer, optional sliding-window attention (Mistral).
+output layer, optional sliding-window attention (Mistral). What Qwen3 and
+Gemma 3 add are fields of `DecoderConfig`: RMSNorm over each head's queries
+and keys (`qk_norm`), and for Gemma 3 embeddings scaled by sqrt(d_model),
+(1 + w) norms, norms after attention and MLP too, GeGLU, its own query
+scale, a final logit soft cap, and local sliding-window layers interleaved
+with global ones (`layer_types`, a repeating pattern), each kind with its
+own RoPE base.
 
-The module is mask-agnostic: callers pass token positions and a boolean
-attention mask, so one network serves causal LM, prefix LM (bidirectional
+Masks come per layer kind: callers pass {"full_attention": mask,
+"sliding_attention": mask} holding the kinds `DecoderConfig.attention_windows`
+lists, and each layer takes its own. Scanned, a patterned stack scans over
+whole repeats of the pattern (`layers.run_layers`), so every layer's kind,
+mask and RoPE base are fixed when it is traced.
+
+The module is mask-agnostic: callers pass token positions and boolean
+attention masks, so one network serves causal LM, prefix LM (bidirectional
 over the inputs), packing and left-padded cached decoding (`flan_jax.models.masks` builds
 them all).
 
@@ -37,6 +49,7 @@ Array = jax.Array
 
 ROPE_SCALINGS = ("default", "linear", "llama3")
 REMAT_POLICIES = layers.REMAT_POLICIES
+LAYER_TYPES = ("full_attention", "sliding_attention")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,8 +63,25 @@ class DecoderConfig:
     qkv_bias / out_bias / mlp_bias: Qwen2 sets qkv_bias; Llama's
       `attention_bias` sets both qkv_bias and out_bias.
     sliding_window: attend only to the last N keys (Mistral), None for all.
-    family: the Hugging Face architecture an export produces ("llama",
-      "mistral", "qwen2"); the network itself depends only on the fields.
+    layer_types: a repeating pattern of layer kinds, "full_attention" or
+      "sliding_attention" (Gemma 3: five sliding, then one full); layer i
+      is pattern[i % len(pattern)]. Empty: every layer is sliding when
+      `sliding_window` is set, else full.
+    rope_local_theta: RoPE base of the sliding layers (Gemma 3's
+      rope_local_base_freq, unscaled); None: the same RoPE as the others.
+    qk_norm: RMSNorm over head_dim on queries and keys, before RoPE
+      (Qwen3, Gemma 3).
+    mlp_activation: "silu" (SwiGLU) or "gelu_tanh" (Gemma's GeGLU).
+    norm_plus_one: norms multiply by (1 + scale) (Gemma).
+    post_norms: norms on the attention and MLP outputs too, before the
+      residual sum (Gemma 2 and 3).
+    scale_embeddings: embeddings times sqrt(d_model) (Gemma).
+    query_pre_attn_scalar: attention scores scaled by its -1/2 power
+      instead of head_dim's (Gemma 3).
+    final_logit_softcap: logits become cap * tanh(logits / cap) (Gemma).
+    family: the Hugging Face model_type an export produces ("llama",
+      "mistral", "qwen2", "qwen3", "gemma3_text"; `models/hf_config.py`
+      FAMILIES); the network itself depends only on the fields.
     dtype: compute dtype; parameters are always float32.
     scan_layers: run the layers with `nn.scan` (one compiled layer, stacked
       parameters with a leading "layers" axis); numbers are unchanged.
@@ -77,6 +107,15 @@ class DecoderConfig:
   out_bias: bool = False
   mlp_bias: bool = False
   sliding_window: int | None = None
+  layer_types: tuple[str, ...] = ()
+  rope_local_theta: float | None = None
+  qk_norm: bool = False
+  mlp_activation: str = "silu"
+  norm_plus_one: bool = False
+  post_norms: bool = False
+  scale_embeddings: bool = False
+  query_pre_attn_scalar: float | None = None
+  final_logit_softcap: float | None = None
   family: str = "llama"
   dropout_rate: float = 0.0
   dtype: str = "float32"
@@ -93,10 +132,39 @@ class DecoderConfig:
     if self.remat_policy not in REMAT_POLICIES:
       raise ValueError(f"remat_policy {self.remat_policy!r}: use one of "
                        f"{REMAT_POLICIES}")
+    if self.mlp_activation not in layers.MLP_ACTIVATIONS:
+      raise ValueError(f"mlp_activation {self.mlp_activation!r}: use one of "
+                       f"{tuple(layers.MLP_ACTIVATIONS)}")
+    object.__setattr__(self, "layer_types", tuple(self.layer_types))
+    if not set(self.layer_types) <= set(LAYER_TYPES):
+      raise ValueError(f"layer_types {self.layer_types}: use {LAYER_TYPES}")
+    if "sliding_attention" in self.layer_types and not self.sliding_window:
+      raise ValueError("layer_types has sliding_attention layers but "
+                       "sliding_window is not set")
 
   @property
   def compute_dtype(self):
     return jnp.dtype(self.dtype)
+
+  @property
+  def layer_pattern(self) -> tuple[str, ...]:
+    """The repeating kinds of layers (one kind when every layer is alike)."""
+    if self.layer_types:
+      return self.layer_types
+    return ("sliding_attention" if self.sliding_window else
+            "full_attention",)
+
+  @property
+  def layers_per_scan_step(self) -> int:
+    """Scanned, one step runs a whole repeat of the layer pattern."""
+    return len(self.layer_pattern)
+
+  @property
+  def attention_windows(self) -> dict[str, int | None]:
+    """{layer kind: its window} for the kinds the layers use: the masks a
+    caller passes to `Decoder`."""
+    return {kind: self.sliding_window if kind == "sliding_attention" else None
+            for kind in sorted(set(self.layer_pattern))}
 
   @property
   def num_params(self) -> int:
@@ -105,8 +173,9 @@ class DecoderConfig:
     kv = self.num_kv_heads * self.head_dim
     attention = 2 * d * q + 2 * d * kv
     attention += (q + 2 * kv) * self.qkv_bias + d * self.out_bias
+    attention += 2 * self.head_dim * self.qk_norm
     mlp = 3 * d * self.d_ff + (2 * self.d_ff + d) * self.mlp_bias
-    layer = attention + mlp + 2 * d
+    layer = attention + mlp + (4 if self.post_norms else 2) * d
     return (self.vocab_size * d * (1 if self.tie_word_embeddings else 2) +
             self.num_layers * layer + d)
 
@@ -137,9 +206,16 @@ class DecoderConfig:
         tensor_parallel=tensor_parallel)
 
 
-def rope_inverse_frequencies(cfg: DecoderConfig) -> np.ndarray:
-  """Per-pair rotation speeds [head_dim // 2], as Hugging Face computes them."""
+def rope_inverse_frequencies(cfg: DecoderConfig,
+                             kind: str = "full_attention") -> np.ndarray:
+  """Per-pair rotation speeds [head_dim // 2], as Hugging Face computes them.
+
+  Sliding layers of a config with `rope_local_theta` use that base, unscaled.
+  """
   exponents = np.arange(0, cfg.head_dim, 2).astype(np.float32) / cfg.head_dim
+  if kind == "sliding_attention" and cfg.rope_local_theta is not None:
+    return (1.0 / (np.float32(cfg.rope_local_theta)**exponents)).astype(
+        np.float32)
   inv_freq = (1.0 / (np.float32(cfg.rope_theta)**exponents)).astype(np.float32)
   if cfg.rope_scaling == "linear":
     inv_freq = inv_freq / np.float32(cfg.rope_factor)
@@ -172,6 +248,7 @@ class Attention(nn.Module):
   """Grouped-query self-attention with RoPE and an optional KV cache."""
   config: DecoderConfig
   decode: bool = False
+  kind: str = "full_attention"
 
   @nn.compact
   def __call__(self, x: Array, positions: Array, mask: Array) -> Array:
@@ -183,7 +260,13 @@ class Attention(nn.Module):
     query = dense("query", cfg.num_heads, "heads")(x)
     key = dense("key", cfg.num_kv_heads, "kv_heads")(x)
     value = dense("value", cfg.num_kv_heads, "kv_heads")(x)
-    inv_freq = rope_inverse_frequencies(cfg)
+    if cfg.qk_norm:
+      head_norm = lambda name: layers.RMSNorm(
+          cfg.rms_norm_eps, cfg.compute_dtype, cfg.norm_plus_one, "kv",
+          name=name)
+      query = head_norm("query_norm")(query)
+      key = head_norm("key_norm")(key)
+    inv_freq = rope_inverse_frequencies(cfg, self.kind)
     query = layers.constrain(apply_rope(query, positions, inv_freq),
                              ("batch", "length", "heads", "kv"))
     key = layers.constrain(apply_rope(key, positions, inv_freq),
@@ -191,7 +274,10 @@ class Attention(nn.Module):
     value = layers.constrain(value, ("batch", "length", "kv_heads", "kv"))
     if self.decode:
       key, value = kv_cache.write(self, key, value)
-    out = jax.nn.dot_product_attention(query, key, value, mask=mask)
+    scale = (None if cfg.query_pre_attn_scalar is None else
+             cfg.query_pre_attn_scalar**-0.5)
+    out = jax.nn.dot_product_attention(query, key, value, mask=mask,
+                                       scale=scale)
     out = layers.constrain(out, ("batch", "length", "heads", "kv"))
     return layers.DenseGeneral(
         (cfg.d_model,), ("heads", "kv"), ("embed",),
@@ -199,25 +285,34 @@ class Attention(nn.Module):
         use_bias=cfg.out_bias, name="out")(out)
 
 class DecoderLayer(nn.Module):
-  """Pre-norm attention and SwiGLU blocks; (x, None) so nn.scan can stack it."""
+  """Pre-norm attention and gated-MLP blocks (and post-norms for Gemma);
+  returns (x, None) so nn.scan can stack it. `kind` picks the layer's mask
+  from the {kind: mask} the stack receives, and its RoPE."""
   config: DecoderConfig
   decode: bool = False
   deterministic: bool = True
+  kind: str | None = None  # None: the one kind of an unpatterned stack
 
   @nn.compact
-  def __call__(self, x: Array, positions: Array, mask: Array):
+  def __call__(self, x: Array, positions: Array, masks: dict[str, Array]):
     cfg = self.config
+    kind = self.kind or cfg.layer_pattern[0]
     norm = lambda name: layers.RMSNorm(cfg.rms_norm_eps, cfg.compute_dtype,
-                                       name=name)
+                                       cfg.norm_plus_one, name=name)
     dropout = nn.Dropout(cfg.dropout_rate)
-    h = Attention(cfg, self.decode, name="attention")(
-        norm("pre_attention_norm")(x), positions, mask)
+    h = Attention(cfg, self.decode, kind, name="attention")(
+        norm("pre_attention_norm")(x), positions, masks[kind])
+    if cfg.post_norms:
+      h = norm("post_attention_norm")(h)
     x = x + dropout(h, deterministic=self.deterministic)
-    h = layers.GatedMlp(cfg.d_ff, nn.silu, cfg.dropout_rate, cfg.compute_dtype,
+    h = layers.GatedMlp(cfg.d_ff, layers.MLP_ACTIVATIONS[cfg.mlp_activation],
+                        cfg.dropout_rate, cfg.compute_dtype,
                         gate_name="gate", up_name="up", down_name="down",
                         use_bias=cfg.mlp_bias, name="mlp")(
                             norm("pre_mlp_norm")(x),
                             deterministic=self.deterministic)
+    if cfg.post_norms:
+      h = norm("post_mlp_norm")(h)
     x = x + dropout(h, deterministic=self.deterministic)
     return layers.constrain(x, ("batch", "length", "embed")), None
 
@@ -227,14 +322,16 @@ class Decoder(nn.Module):
   config: DecoderConfig
 
   @nn.compact
-  def __call__(self, tokens: Array, positions: Array, mask: Array, *,
-               decode: bool = False, deterministic: bool = True,
+  def __call__(self, tokens: Array, positions: Array,
+               masks: dict[str, Array], *, decode: bool = False,
+               deterministic: bool = True,
                logits_at: Array | None = None) -> Array:
     """Args:
       tokens: [batch, length] int32.
       positions: [batch, length] RoPE positions.
-      mask: boolean [batch, 1, length, keys]; keys = length, or the cache
-        length when decoding.
+      masks: {layer kind: boolean [batch, 1, length, keys]} for each kind in
+        `config.attention_windows`; keys = length, or the cache length when
+        decoding.
       logits_at: optional [batch, n] slots: logits only there ([batch, n,
         vocab]), which spares the output layer on positions nobody reads.
     """
@@ -243,15 +340,19 @@ class Decoder(nn.Module):
                             embedding_init=nn.initializers.normal(0.02),
                             name="token_embedder")
     x = embedder(tokens)
+    if cfg.scale_embeddings:  # in the compute dtype, as transformers does
+      x = x * jnp.asarray(math.sqrt(cfg.d_model), cfg.compute_dtype)
     x = nn.Dropout(cfg.dropout_rate)(x, deterministic=deterministic)
     x = layers.constrain(x, ("batch", "length", "embed"))
-    x = layers.run_layers(DecoderLayer, cfg, x, positions, mask,
+    pattern = cfg.layer_pattern
+    x = layers.run_layers(DecoderLayer, cfg, x, positions, dict(masks),
                           num_layers=cfg.num_layers, decode=decode,
-                          deterministic=deterministic)
+                          deterministic=deterministic,
+                          pattern=pattern if len(pattern) > 1 else ())
     if logits_at is not None:
       x = jnp.take_along_axis(x, logits_at[:, :, None], axis=1)
     x = layers.RMSNorm(cfg.rms_norm_eps, cfg.compute_dtype,
-                       name="final_norm")(x)
+                       cfg.norm_plus_one, name="final_norm")(x)
     if cfg.tie_word_embeddings:
       logits = embedder.attend(x)
     else:
@@ -259,5 +360,8 @@ class Decoder(nn.Module):
           (cfg.vocab_size,), ("embed",), ("vocab",),
           kernel_init=nn.initializers.normal(0.02), dtype=cfg.compute_dtype,
           name="logits_dense")(x)
-    return layers.constrain(logits.astype(jnp.float32),
-                            ("batch", "length", "vocab"))
+    logits = logits.astype(jnp.float32)
+    if cfg.final_logit_softcap is not None:
+      cap = cfg.final_logit_softcap
+      logits = jnp.tanh(logits / cap) * cap
+    return layers.constrain(logits, ("batch", "length", "vocab"))

@@ -1,4 +1,4 @@
-"""Decoder-only (Llama-family) model behind the model interface (`api.Model`).
+"""Decoder-only (Llama, Qwen, Gemma 3) model behind the model interface (`api.Model`).
 
 Features come from `seqio.PrefixLMFeatureConverter`: inputs and targets are
 concatenated into one sequence, the loss covers the targets only, and
@@ -50,7 +50,7 @@ def left_align(tokens: Array, lengths: Array) -> tuple[Array, Array]:
 
 @dataclasses.dataclass(frozen=True)
 class DecoderOnlyModel(api.Model):
-  """Llama-family decoder (other fields: see `api.Model`).
+  """A `decoder.Decoder` (other fields: see `api.Model`).
 
   Attributes:
     prefix_lm: attend bidirectionally over the inputs (else fully causal).
@@ -70,13 +70,20 @@ class DecoderOnlyModel(api.Model):
     return seqio.PrefixLMFeatureConverter(pack=pack,
                                           loss_on_targets_only=True)
 
+  def _masks(self, build) -> dict[str, Array]:
+    """{layer kind: build(window)} for each kind of layer the network has
+    (one mask, or Gemma 3's global and sliding-window pair)."""
+    return {kind: build(window)
+            for kind, window in self.config.attention_windows.items()}
+
   def init_variables(self, rng: Array, input_shapes: api.InputShapes):
     """Initial variables; only the decoder_input_tokens shape matters."""
     shape = input_shapes["decoder_input_tokens"]
     tokens = jnp.ones(shape, jnp.int32)
     positions = jnp.broadcast_to(jnp.arange(shape[1]), shape)
     mask = masks.decoder_mask(jnp.ones(shape, jnp.int32))
-    return self.module.init(rng, tokens, positions, mask)
+    return self.module.init(rng, tokens, positions,
+                            self._masks(lambda window: mask))
 
   def _logits(self, params, batch: Batch, *, dropout_rng=None) -> Array:
     tokens = batch["decoder_input_tokens"]
@@ -88,8 +95,8 @@ class DecoderOnlyModel(api.Model):
       positions = jnp.broadcast_to(jnp.arange(tokens.shape[1]), tokens.shape)
     causal_attention = (batch.get("decoder_causal_attention")
                         if self.prefix_lm else None)
-    mask = masks.decoder_mask(segments, causal_attention, positions,
-                              self.config.sliding_window)
+    mask = self._masks(lambda window: masks.decoder_mask(
+        segments, causal_attention, positions, window))
     return self.module.apply(
         {"params": params}, tokens, positions, mask,
         deterministic=dropout_rng is None,
@@ -98,8 +105,8 @@ class DecoderOnlyModel(api.Model):
   def logits(self, params, tokens: Array) -> Array:
     """Plain causal logits of unpadded token rows (Hugging Face parity)."""
     positions = jnp.broadcast_to(jnp.arange(tokens.shape[1]), tokens.shape)
-    mask = masks.decoder_mask(jnp.ones_like(tokens), None, positions,
-                              self.config.sliding_window)
+    mask = self._masks(lambda window: masks.decoder_mask(
+        jnp.ones_like(tokens), None, positions, window))
     return self.module.apply({"params": params}, tokens, positions, mask)
 
   # ---- cached computation -------------------------------------------------
@@ -108,7 +115,8 @@ class DecoderOnlyModel(api.Model):
     module = self.module
     tokens = jnp.zeros((rows, length), jnp.int32)
     positions = jnp.zeros((rows, length), jnp.int32)
-    mask = jnp.ones((rows, 1, length, length), bool)
+    mask = self._masks(
+        lambda window: jnp.ones((rows, 1, length, length), bool))
     shapes = jax.eval_shape(
         lambda p: module.apply({"params": p}, tokens, positions, mask,
                                decode=True, mutable=["cache"])[1]["cache"],
@@ -120,9 +128,9 @@ class DecoderOnlyModel(api.Model):
     """Runs `tokens` [rows, T] at cache slots start..start+T-1."""
     slots = start + jnp.arange(tokens.shape[1])
     positions = jnp.maximum(slots[None, :] - pad[:, None], 0)
-    mask = masks.cached_decoding_mask(
+    mask = self._masks(lambda window: masks.cached_decoding_mask(
         slots, pad, cache_length, prompt_length, prefix_lm=self.prefix_lm,
-        sliding_window=self.config.sliding_window)
+        sliding_window=window))
     logits, updated = self.module.apply(
         {"params": params, "cache": cache}, tokens, positions, mask,
         decode=True, mutable=["cache"])
@@ -198,9 +206,9 @@ class DecoderOnlyModel(api.Model):
     With `greedy`: [2, B, G], then 1.0 where the token is the argmax (and
     at padding).
     """
-    mask = masks.option_tree_mask(batch["branches"], batch["positions"],
-                                  prefix_lm=self.prefix_lm,
-                                  sliding_window=self.config.sliding_window)
+    mask = self._masks(lambda window: masks.option_tree_mask(
+        batch["branches"], batch["positions"], prefix_lm=self.prefix_lm,
+        sliding_window=window))
     logits = self.module.apply({"params": params}, batch["tokens"],
                                batch["positions"], mask,
                                logits_at=batch["gather_slots"])

@@ -1,12 +1,10 @@
 """Hugging Face safetensors <-> flan_jax parameters, checked tensor by tensor.
 
-One table per family (`tensor_map`) lists every Hugging Face tensor with the
-parameter path it becomes and how it is laid out:
-
-    copy      same array (norm scales, embeddings, relative-position tables)
-    in_proj   torch Linear [out, in] -> our kernel [in, *out_split]
-    out_proj  torch Linear [out, in] -> our kernel [*in_split, out]
-    bias      [n] -> our bias [*split]
+Each family's adapter (`hf_family.Family`, in `hf_t5`, `hf_llama`,
+`hf_gemma3`) lists every Hugging Face tensor with the parameter path it
+becomes and how it is laid out (`hf_family.Entry`); this module does what
+all families share: reading and checking files, the layout conversions,
+scanned layouts, writing.
 
 Import checks the directory against the table before converting anything:
 a missing or unexpected tensor, a wrong shape or a non-float dtype, or an
@@ -37,103 +35,18 @@ from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
 from flan_jax import storage
-from flan_jax.models import decoder
-from flan_jax.models import t5
-from flan_jax.models.hf_config import (EMBEDDING_TENSORS, HfConversionError,
-                                       ModelConfig, from_hf_config,
-                                       to_hf_config)
+from flan_jax.models import hf_config
+from flan_jax.models.hf_config import (HfConversionError, ModelConfig,
+                                       from_hf_config, to_hf_config)
+from flan_jax.models.hf_family import Entry
 
 Params = dict[str, Any]
 FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")
 
 
-@dataclasses.dataclass(frozen=True)
-class Entry:
-  hf_name: str
-  path: tuple[str, ...]
-  kind: str  # copy | in_proj | out_proj | bias
-
-
-def _t5_entries(cfg: t5.T5Config) -> Iterator[Entry]:
-  yield Entry("shared.weight", ("token_embedder", "embedding"), "copy")
-  yield Entry("encoder.block.0.layer.0.SelfAttention.relative_attention_bias"
-              ".weight", ("encoder_relpos_bias", "rel_embedding"), "copy")
-  yield Entry("decoder.block.0.layer.0.SelfAttention.relative_attention_bias"
-              ".weight", ("decoder_relpos_bias", "rel_embedding"), "copy")
-
-  def attention(hf, ours):
-    for name, our in (("q", "query"), ("k", "key"), ("v", "value")):
-      yield Entry(f"{hf}.{name}.weight", (*ours, our, "kernel"), "in_proj")
-    yield Entry(f"{hf}.o.weight", (*ours, "out", "kernel"), "out_proj")
-
-  def mlp(hf, ours):
-    yield Entry(f"{hf}.wi_0.weight", (*ours, "wi_0", "kernel"), "in_proj")
-    yield Entry(f"{hf}.wi_1.weight", (*ours, "wi_1", "kernel"), "in_proj")
-    yield Entry(f"{hf}.wo.weight", (*ours, "wo", "kernel"), "in_proj")
-
-  for i in range(cfg.num_encoder_layers):
-    hf, ours = f"encoder.block.{i}.layer", ("encoder", f"layers_{i}")
-    yield Entry(f"{hf}.0.layer_norm.weight",
-                (*ours, "pre_attention_layer_norm", "scale"), "copy")
-    yield from attention(f"{hf}.0.SelfAttention", (*ours, "attention"))
-    yield Entry(f"{hf}.1.layer_norm.weight",
-                (*ours, "pre_mlp_layer_norm", "scale"), "copy")
-    yield from mlp(f"{hf}.1.DenseReluDense", (*ours, "mlp"))
-  for i in range(cfg.num_decoder_layers):
-    hf, ours = f"decoder.block.{i}.layer", ("decoder", f"layers_{i}")
-    yield Entry(f"{hf}.0.layer_norm.weight",
-                (*ours, "pre_self_attention_layer_norm", "scale"), "copy")
-    yield from attention(f"{hf}.0.SelfAttention", (*ours, "self_attention"))
-    yield Entry(f"{hf}.1.layer_norm.weight",
-                (*ours, "pre_cross_attention_layer_norm", "scale"), "copy")
-    yield from attention(f"{hf}.1.EncDecAttention",
-                         (*ours, "encoder_decoder_attention"))
-    yield Entry(f"{hf}.2.layer_norm.weight",
-                (*ours, "pre_mlp_layer_norm", "scale"), "copy")
-    yield from mlp(f"{hf}.2.DenseReluDense", (*ours, "mlp"))
-  yield Entry("encoder.final_layer_norm.weight", ("encoder_norm", "scale"),
-              "copy")
-  yield Entry("decoder.final_layer_norm.weight", ("decoder_norm", "scale"),
-              "copy")
-  if not cfg.tie_word_embeddings:
-    yield Entry("lm_head.weight", ("logits_dense", "kernel"), "out_proj_t")
-
-
-def _decoder_entries(cfg: decoder.DecoderConfig) -> Iterator[Entry]:
-  yield Entry("model.embed_tokens.weight", ("token_embedder", "embedding"),
-              "copy")
-  for i in range(cfg.num_layers):
-    hf, ours = f"model.layers.{i}", f"layers_{i}"
-    yield Entry(f"{hf}.input_layernorm.weight",
-                (ours, "pre_attention_norm", "scale"), "copy")
-    for name, our in (("q", "query"), ("k", "key"), ("v", "value")):
-      yield Entry(f"{hf}.self_attn.{name}_proj.weight",
-                  (ours, "attention", our, "kernel"), "in_proj")
-      if cfg.qkv_bias:
-        yield Entry(f"{hf}.self_attn.{name}_proj.bias",
-                    (ours, "attention", our, "bias"), "bias")
-    yield Entry(f"{hf}.self_attn.o_proj.weight",
-                (ours, "attention", "out", "kernel"), "out_proj")
-    if cfg.out_bias:
-      yield Entry(f"{hf}.self_attn.o_proj.bias",
-                  (ours, "attention", "out", "bias"), "bias")
-    yield Entry(f"{hf}.post_attention_layernorm.weight",
-                (ours, "pre_mlp_norm", "scale"), "copy")
-    for name in ("gate", "up", "down"):
-      yield Entry(f"{hf}.mlp.{name}_proj.weight",
-                  (ours, "mlp", name, "kernel"), "in_proj")
-      if cfg.mlp_bias:
-        yield Entry(f"{hf}.mlp.{name}_proj.bias", (ours, "mlp", name, "bias"),
-                    "bias")
-  yield Entry("model.norm.weight", ("final_norm", "scale"), "copy")
-  if not cfg.tie_word_embeddings:
-    yield Entry("lm_head.weight", ("logits_dense", "kernel"), "out_proj_t")
-
-
 def tensor_map(config: ModelConfig) -> list[Entry]:
-  if isinstance(config, t5.T5Config):
-    return list(_t5_entries(config))
-  return list(_decoder_entries(config))
+  """Every Hugging Face tensor of `config`'s family (its adapter's map)."""
+  return list(hf_config.FAMILIES[config.family].tensor_map(config))
 
 
 # Tensors a checkpoint may hold that duplicate another one (tied copies) or
@@ -248,13 +161,7 @@ def _get(tree: Params, path: tuple[str, ...]):
 def expected_shapes(config: ModelConfig) -> Params:
   """Our unscanned parameter shapes for `config` (no arrays allocated)."""
   unscanned = dataclasses.replace(config, scan_layers=False)
-  if isinstance(config, t5.T5Config):
-    module = t5.Transformer(unscanned)
-    args = (np.ones((1, 4), np.int32), np.ones((1, 4), np.int32))
-  else:
-    module = decoder.Decoder(unscanned)
-    args = (np.ones((1, 4), np.int32), np.zeros((1, 4), np.int32),
-            np.ones((1, 1, 4, 4), bool))
+  module, args = hf_config.FAMILIES[config.family].network(unscanned)
   import flax.linen as nn  # pylint: disable=g-import-not-at-top
   abstract = jax.eval_shape(lambda r: module.init(r, *args)["params"],
                             jax.random.key(0))
@@ -275,7 +182,9 @@ def params_from_tensors(config: ModelConfig,
   if extra:
     raise HfConversionError(
         f"unexpected tensor {extra[0]} ({len(extra)} unexpected in all) for "
-        f"{type(config).__name__} {_summary(config)}; the config.json does not"
+        f"{type(config).__name__} "
+        f"{hf_config.FAMILIES[config.family].summary(config)}; the "
+        f"config.json does not"
         f" match the weights")
   params: Params = {}
   for entry in entries:
@@ -293,16 +202,8 @@ def params_from_tensors(config: ModelConfig,
                               f"expected {want} from config.json")
     value = tensors[entry.hf_name].astype(np.float32)
     _set(params, entry.path, _to_ours(entry.kind, value, ours))
-  return stack_layers(params) if config.scan_layers else params
-
-
-def _summary(config: ModelConfig) -> str:
-  if isinstance(config, t5.T5Config):
-    return (f"(d_model={config.d_model}, layers={config.num_encoder_layers}/"
-            f"{config.num_decoder_layers}, tied={config.tie_word_embeddings})")
-  return (f"(family={config.family}, d_model={config.d_model}, "
-          f"layers={config.num_layers}, tied={config.tie_word_embeddings}, "
-          f"qkv_bias={config.qkv_bias})")
+  return (stack_layers(params, block=config.layers_per_scan_step)
+          if config.scan_layers else params)
 
 
 def tensors_from_params(config: ModelConfig, params: Params
@@ -317,7 +218,7 @@ def tensors_from_params(config: ModelConfig, params: Params
   return out
 
 
-def has_distinct_lm_head(hf_config: dict[str, Any],
+def has_distinct_lm_head(config_json: dict[str, Any],
                          tensors: dict[str, np.ndarray]) -> bool:
   """Whether the weights hold an output layer of their own.
 
@@ -325,7 +226,8 @@ def has_distinct_lm_head(hf_config: dict[str, Any],
   differs from the input embedding stays untied even when config.json says
   tie_word_embeddings (it always does in T5 files transformers 5 writes).
   """
-  embedding = tensors.get(EMBEDDING_TENSORS.get(hf_config.get("model_type")))
+  adapter = hf_config.family(config_json.get("model_type"))
+  embedding = tensors.get(adapter.embedding_tensor)
   head = tensors.get("lm_head.weight")
   return head is not None and not (embedding is not None and
                                    np.array_equal(head, embedding))
@@ -333,11 +235,12 @@ def has_distinct_lm_head(hf_config: dict[str, Any],
 
 def load_hf(directory: str, **overrides) -> tuple[ModelConfig, Params]:
   """(config, float32 params) of a local Hugging Face model directory."""
-  hf_config = read_config(directory)
-  from_hf_config(hf_config, **overrides)  # config errors before reading
+  config_json = read_config(directory)
+  from_hf_config(config_json, **overrides)  # config errors before reading
   tensors = read_tensors(directory)
   config = from_hf_config(
-      hf_config, distinct_lm_head=has_distinct_lm_head(hf_config, tensors),
+      config_json, distinct_lm_head=has_distinct_lm_head(config_json,
+                                                         tensors),
       **overrides)
   return config, params_from_tensors(config, tensors)
 
@@ -347,20 +250,31 @@ def load_hf(directory: str, **overrides) -> tuple[ModelConfig, Params]:
 _LAYER_KEY = re.compile(r"^layers_(\d+)$")
 
 
-def stack_layers(params: Params) -> Params:
+def stack_layers(params: Params, block: int = 1) -> Params:
   """{"layers_0": t0, "layers_1": t1} -> {"layers": stacked}, at any depth.
 
-  The scanned layout of `scan_layers=True` (flax nn.scan, axis 0).
+  The scanned layout of `scan_layers=True` (flax nn.scan, axis 0). With
+  `block` > 1 (a layer pattern of that length), the scanned layout of
+  `layers.run_layers` over blocks: "blocks"/"layers_j" stacks layers j,
+  j + block, ...; the layers after the last whole block stay as they are.
   """
   if not isinstance(params, dict):
     return params
   layer_items = sorted((int(m.group(1)), v) for k, v in params.items()
                        if (m := _LAYER_KEY.match(k)))
-  out = {k: stack_layers(v) for k, v in params.items()
+  out = {k: stack_layers(v, block) for k, v in params.items()
          if not _LAYER_KEY.match(k)}
-  if layer_items:
-    out["layers"] = jax.tree.map(lambda *xs: np.stack(xs),
-                                 *[v for _, v in layer_items])
+  stack = lambda values: jax.tree.map(lambda *xs: np.stack(xs), *values)
+  if layer_items and block == 1:
+    out["layers"] = stack([v for _, v in layer_items])
+  elif layer_items:
+    values = [v for _, v in layer_items]
+    whole = len(values) // block * block
+    if whole:
+      out["blocks"] = {f"layers_{j}": stack(values[j:whole:block])
+                       for j in range(block)}
+    out.update({f"layers_{i}": values[i]
+                for i in range(whole, len(values))})
   return out
 
 
@@ -374,6 +288,13 @@ def unstack_layers(params: Params) -> Params:
       n = jax.tree.leaves(value)[0].shape[0]
       for i in range(n):
         out[f"layers_{i}"] = jax.tree.map(lambda x, i=i: x[i], value)
+    elif key == "blocks":  # blocks/layers_j[b] is layer b * block + j
+      block = len(value)
+      for j in range(block):
+        layer = value[f"layers_{j}"]
+        for b in range(jax.tree.leaves(layer)[0].shape[0]):
+          out[f"layers_{b * block + j}"] = jax.tree.map(
+              lambda x, b=b: x[b], layer)
     else:
       out[key] = unstack_layers(value)
   return out
@@ -432,11 +353,11 @@ def copy_tokenizer(source_dir: str | None, target_dir: str) -> list[str]:
 def save_hf(config: ModelConfig, params: Params, output_dir: str, *,
             tokenizer_dir: str | None = None, overwrite: bool = False) -> str:
   """Writes config.json + model.safetensors that `from_pretrained` loads."""
-  hf_config = to_hf_config(config)
+  config_json = to_hf_config(config)
   tensors = tensors_from_params(config, params)
   with atomic_directory(output_dir, overwrite=overwrite) as tmp:
     with open(os.path.join(tmp, "config.json"), "w") as f:
-      json.dump(hf_config, f, indent=2, sort_keys=True)
+      json.dump(config_json, f, indent=2, sort_keys=True)
     save_file(tensors, os.path.join(tmp, "model.safetensors"),
               metadata={"format": "pt"})
     if tokenizer_dir:

@@ -10,7 +10,9 @@ dummy input creates the cache (`write` returns the inputs unchanged then);
 every later call writes its T new keys/values at `cache_index`, advances it
 by T and attends over the whole cache (the caller's mask hides unwritten
 slots). With scanned layers each leaf gains a leading "layers" axis, so the
-batch is axis 1 inside `.../layers/...`.
+batch is axis 1 inside `.../layers/...` (and `.../blocks/...`, a scanned
+stack of layer blocks; the layers left over after the blocks are not
+stacked).
 
 Beam search keeps `num_beams` rows per example and, after every step,
 reorders them to follow the surviving hypotheses: `gather_rows` and
@@ -31,6 +33,9 @@ Array = jax.Array
 # Cache entries shared by all rows: the write index, and the T5 decoder's
 # step position and key positions.
 BOOKKEEPING = ("cache_index", "position", "key_positions")
+# Scopes whose leaves carry a leading layer axis when layers are scanned:
+# a stack of layers, or of repeating blocks of layers (`layers.run_layers`).
+SCANNED = ("layers", "blocks")
 
 
 def write(module: nn.Module, key: Array, value: Array) -> tuple[Array, Array]:
@@ -65,7 +70,7 @@ def _map_rows(cache: Any, fn: Callable[[Array, int], Array], *,
     name = getattr(path[-1], "key", None)
     if name in BOOKKEEPING or x.ndim == 0:
       return x
-    in_scan = scanned and any(getattr(p, "key", None) == "layers"
+    in_scan = scanned and any(getattr(p, "key", None) in SCANNED
                               for p in path)
     return fn(x, 1 if in_scan else 0)
 

@@ -35,17 +35,26 @@ def param_with_axes(module: nn.Module, name: str, init: Initializer,
 
 
 class RMSNorm(nn.Module):
-  """Root-mean-square layer norm (T5 / Llama): scale only, no mean, no bias."""
+  """Root-mean-square layer norm (T5 / Llama): scale only, no mean, no bias.
+
+  `plus_one` (Gemma): the stored scale is an offset from 1, so the norm
+  multiplies by (1 + scale) and a zero-initialised scale is the identity.
+  `axis` names the normalised dimension ("kv" for per-head q/k norms).
+  """
   epsilon: float = 1e-6
   dtype: DType = jnp.float32
+  plus_one: bool = False
+  axis: str = "embed"
 
   @nn.compact
   def __call__(self, x: Array) -> Array:
-    scale = param_with_axes(self, "scale", nn.initializers.ones,
-                            (x.shape[-1],), ("embed",))
+    init = nn.initializers.zeros if self.plus_one else nn.initializers.ones
+    scale = param_with_axes(self, "scale", init, (x.shape[-1],), (self.axis,))
     x32 = x.astype(jnp.float32)
     variance = jnp.mean(jnp.square(x32), axis=-1, keepdims=True)
     normed = x32 * jax.lax.rsqrt(variance + self.epsilon)
+    if self.plus_one:
+      scale = 1.0 + scale
     return (normed * scale).astype(self.dtype)
 
 
@@ -112,6 +121,33 @@ class Embed(nn.Module):
                       self.embedding.astype(self.dtype))
 
 
+def _gelu_tanh(x):
+  return nn.gelu(x, approximate=True)
+
+
+# MLP activations by name; each is the same function as transformers' of
+# the names the Hugging Face adapters map to it (gelu_new,
+# gelu_pytorch_tanh -> gelu_tanh; silu, swish -> silu; relu).
+MLP_ACTIVATIONS = {"gelu_tanh": _gelu_tanh, "silu": nn.silu, "relu": nn.relu}
+
+
+class Mlp(nn.Module):
+  """act(x W_in) then W_out: the original T5's ReLU feed-forward."""
+  d_ff: int
+  activation: Callable[[Array], Array] = nn.relu
+  dropout_rate: float = 0.0
+  dtype: DType = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: Array, *, deterministic: bool = True) -> Array:
+    hidden = DenseGeneral((self.d_ff,), ("embed",), ("mlp",),
+                          dtype=self.dtype, name="wi")(x)
+    hidden = constrain(self.activation(hidden), ("batch", "length", "mlp"))
+    hidden = nn.Dropout(self.dropout_rate)(hidden, deterministic=deterministic)
+    return DenseGeneral((x.shape[-1],), ("mlp",), ("embed",),
+                        dtype=self.dtype, name="wo")(hidden)
+
+
 class GatedMlp(nn.Module):
   """act(x W_gate) * (x W_up) then W_down: T5 v1.1's gated-GELU, Llama's SwiGLU."""
   d_ff: int
@@ -170,8 +206,25 @@ def layer_stack(layer_cls, *, num_layers: int, scan: bool, remat: str,
   return layer_cls
 
 
+class LayerBlock(nn.Module):
+  """One repeat of a layer pattern: layer j built with kind `kinds[j]`."""
+  layer_cls: type
+  config: object
+  decode: bool
+  deterministic: bool
+  kinds: tuple[str, ...]
+
+  @nn.compact
+  def __call__(self, x: Array, *args):
+    for j, kind in enumerate(self.kinds):
+      x, _ = self.layer_cls(self.config, self.decode, self.deterministic,
+                            kind, name=f"layers_{j}")(x, *args)
+    return x, None
+
+
 def run_layers(layer_cls, config, x: Array, *args, num_layers: int,
-               decode: bool = False, deterministic: bool = True) -> Array:
+               decode: bool = False, deterministic: bool = True,
+               pattern: Sequence[str] = ()) -> Array:
   """Runs `num_layers` layers over x, looped or scanned as `config` says.
 
   Call it inside a compact method: the layers become submodules of the
@@ -179,7 +232,24 @@ def run_layers(layer_cls, config, x: Array, *args, num_layers: int,
   parameters stacked), with `config.remat_policy` applied. Each layer is
   built as `layer_cls(config, decode, deterministic)` and called as
   `layer(x, *args) -> (x, None)`; `args` are the same for every layer.
+
+  With a `pattern` of P layer kinds, layer i is built as `layer_cls(config,
+  decode, deterministic, pattern[i % P])` (Gemma 3: five sliding-window
+  layers, then a global one). Looped, the names stay "layers_{i}". Scanned,
+  as MaxText does, one scan step runs a whole block of P layers (kinds, and
+  so masks and RoPE, fixed at trace time): "blocks" holds the block's
+  "layers_0".."layers_{P-1}" stacked over the num_layers // P blocks, and
+  the num_layers % P layers left over run after them unscanned, keeping
+  their own names "layers_{i}". Worked example, 8 layers, P = 3:
+
+      blocks/layers_0 = stack(layers_0, layers_3)   kinds[0]
+      blocks/layers_1 = stack(layers_1, layers_4)   kinds[1]
+      blocks/layers_2 = stack(layers_2, layers_5)   kinds[2]
+      layers_6, layers_7                           kinds[0], kinds[1]
   """
+  if pattern:
+    return _run_pattern(layer_cls, config, x, args, num_layers, decode,
+                        deterministic, tuple(pattern))
   stack = layer_stack(layer_cls, num_layers=num_layers,
                       scan=config.scan_layers, remat=config.remat_policy,
                       broadcast_args=len(args))
@@ -188,4 +258,25 @@ def run_layers(layer_cls, config, x: Array, *args, num_layers: int,
   else:
     for i in range(num_layers):
       x, _ = stack(config, decode, deterministic, name=f"layers_{i}")(x, *args)
+  return x
+
+
+def _run_pattern(layer_cls, config, x, args, num_layers, decode,
+                 deterministic, pattern):
+  """`run_layers` with a pattern of layer kinds (see there)."""
+  period = len(pattern)
+  scanned_layers = (num_layers // period * period if config.scan_layers
+                    else 0)
+  if scanned_layers:
+    inner = layer_stack(layer_cls, num_layers=period, scan=False,
+                        remat=config.remat_policy, broadcast_args=len(args))
+    block = layer_stack(LayerBlock, num_layers=scanned_layers // period,
+                        scan=True, remat="none", broadcast_args=len(args))
+    x, _ = block(inner, config, decode, deterministic, pattern,
+                 name="blocks")(x, *args)
+  single = layer_stack(layer_cls, num_layers=1, scan=False,
+                       remat=config.remat_policy, broadcast_args=len(args))
+  for i in range(scanned_layers, num_layers):
+    x, _ = single(config, decode, deterministic, pattern[i % period],
+                  name=f"layers_{i}")(x, *args)
   return x

@@ -1,6 +1,7 @@
 """T5 v1.1-style encoder-decoder (the FLAN-T5 shape) in flax.linen.
 
-Gated-GELU MLP (gated SiLU for UL2), RMSNorm, bucketed relative position bias
+Gated-GELU MLP (gated SiLU for UL2; the original T5's plain ReLU MLP with
+`mlp_gated=False`), RMSNorm, bucketed relative position bias
 shared by the layers of each stack, no biases, attention logits unscaled (T5
 folds the 1/sqrt(d) into the query initialisation), untied or tied output
 layer, decoder outputs optionally multiplied by d_model**-0.5 before it.
@@ -28,11 +29,7 @@ from flan_jax.models import sizing
 Array = jax.Array
 
 
-def _gelu_tanh(x):
-  return nn.gelu(x, approximate=True)
-
-
-MLP_ACTIVATIONS = {"gelu_tanh": _gelu_tanh, "silu": nn.silu}
+MLP_ACTIVATIONS = layers.MLP_ACTIVATIONS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,9 +52,12 @@ class T5Config:
   # transformers 5 records it apart (its `scale_decoder_outputs`), so a
   # tied T5 v1.1-shaped model can be unscaled.
   scale_decoder_outputs: bool | None = None
-  # The gated MLP's activation: "gelu_tanh" (T5 v1.1, FLAN-T5, mT5) or
-  # "silu" (UL2, Flan-UL2).
+  # The MLP's activation: "gelu_tanh" (T5 v1.1, FLAN-T5, mT5), "silu"
+  # (UL2, Flan-UL2) or "relu" (the original T5).
   mlp_activation: str = "gelu_tanh"
+  # act(x W_0) * (x W_1) (T5 v1.1 and later) or act(x W_i) (the original
+  # T5 1.0: t5-small/base/large, with tied embeddings and scaled outputs).
+  mlp_gated: bool = True
   dtype: str = "float32"  # compute dtype; parameters are always float32
   # Run each stack's layers with nn.scan (stacked "layers" parameters) and
   # rematerialise them in the backward pass ("none", "full", "dots",
@@ -75,6 +75,16 @@ class T5Config:
     return jnp.dtype(self.dtype)
 
   @property
+  def family(self) -> str:
+    """The Hugging Face model_type an export writes (see models/hf_t5.py)."""
+    return "t5"
+
+  @property
+  def layers_per_scan_step(self) -> int:
+    """Scanned, one step runs one layer (see `layers.run_layers`)."""
+    return 1
+
+  @property
   def scales_decoder_outputs(self) -> bool:
     """`scale_decoder_outputs` with its default resolved."""
     if self.scale_decoder_outputs is None:
@@ -85,7 +95,8 @@ class T5Config:
   def num_params(self) -> int:
     """Parameters `Transformer(self).init` creates."""
     d, hk = self.d_model, self.num_heads * self.head_dim
-    attention, mlp = 4 * d * hk, 3 * d * self.d_ff
+    attention = 4 * d * hk
+    mlp = (3 if self.mlp_gated else 2) * d * self.d_ff
     encoder_layer = attention + mlp + 2 * d
     decoder_layer = 2 * attention + mlp + 3 * d
     return (self.vocab_size * d * (1 if self.tie_word_embeddings else 2) +
@@ -105,7 +116,7 @@ class T5Config:
     """
     d, hk = self.d_model, self.num_heads * self.head_dim
     le, ld = inputs_length, targets_length
-    mlp = 3 * 2 * d * self.d_ff
+    mlp = (3 if self.mlp_gated else 2) * 2 * d * self.d_ff
     proj = 2 * d * hk
     encoder = self.num_encoder_layers * le * (4 * proj + mlp + 4 * le * hk)
     decoder = self.num_decoder_layers * (
@@ -224,13 +235,14 @@ class Attention(nn.Module):
 
 
 def _mlp_block(cfg: T5Config, x: Array, deterministic: bool) -> Array:
-  """The residual gated-GELU block that ends every layer (call it inside a
+  """The residual MLP block that ends every layer (call it inside a
   compact method: its submodules join the calling layer)."""
   h = layers.RMSNorm(cfg.layer_norm_epsilon, cfg.compute_dtype,
                      name="pre_mlp_layer_norm")(x)
-  h = layers.GatedMlp(cfg.d_ff, MLP_ACTIVATIONS[cfg.mlp_activation],
-                      cfg.dropout_rate, cfg.compute_dtype, name="mlp")(
-                          h, deterministic=deterministic)
+  mlp_cls = layers.GatedMlp if cfg.mlp_gated else layers.Mlp
+  h = mlp_cls(cfg.d_ff, MLP_ACTIVATIONS[cfg.mlp_activation],
+              cfg.dropout_rate, cfg.compute_dtype, name="mlp")(
+                  h, deterministic=deterministic)
   x = x + nn.Dropout(cfg.dropout_rate)(h, deterministic=deterministic)
   return layers.constrain(x, ("batch", "length", "embed"))
 

@@ -311,6 +311,47 @@ def test_encoder_decoder_loglikelihoods_and_greedy_equal_the_hf_backend(
                                           setup["docs"][0]["question"])
 
 
+# Qwen3 and Gemma 3 (local and global layers, a window shorter than the
+# questions) through the same backend: the families' own features, exported.
+NEW_DECODERS = {
+    "qwen3": dict(qk_norm=True, family="qwen3", tie_word_embeddings=True),
+    "gemma3": dict(qk_norm=True, family="gemma3_text", norm_plus_one=True,
+                   post_norms=True, scale_embeddings=True,
+                   mlp_activation="gelu_tanh", query_pre_attn_scalar=8.0,
+                   sliding_window=4, rope_local_theta=1e3,
+                   layer_types=("sliding_attention", "full_attention"),
+                   final_logit_softcap=30.0, tie_word_embeddings=True),
+}
+
+
+@pytest.mark.parametrize("family", sorted(NEW_DECODERS))
+def test_qwen3_and_gemma3_loglikelihoods_and_greedy_equal_the_hf_backend(
+    setup, family, tmp_path):
+  config = decoder.DecoderConfig(
+      vocab_size=setup["model"].config.vocab_size, d_model=32, num_layers=3,
+      num_heads=4, num_kv_heads=2, head_dim=8, d_ff=48,
+      **NEW_DECODERS[family])
+  model = decoder_only.DecoderOnlyModel(config, prefix_lm=False, eos_id=1)
+  params = _random_params(model, {"decoder_input_tokens": (1, 8)}, 2)
+  step_dir = _save(model, params, str(tmp_path / "run"))
+  hf_dir = hf_conversion.export_checkpoint(model, step_dir,
+                                           str(tmp_path / "hf"),
+                                           tokenizer_dir=setup["tok_dir"])
+  ours = _backend(model, params, setup["tok_dir"])
+  theirs = _hflm(hf_dir)
+  requests = _instances("loglikelihood", [
+      (d["question"], " " + c) for d in setup["docs"][:3]
+      for c in d["choices"]])
+  mine, hers = ours.loglikelihood(requests), theirs.loglikelihood(requests)
+  np.testing.assert_allclose([m[0] for m in mine], [h[0] for h in hers],
+                             atol=1e-3)
+  assert [m[1] for m in mine] == [h[1] for h in hers]
+  gen = _instances("generate_until", [
+      (d["question"], {"until": ["\n"], "max_gen_toks": 6,
+                       "do_sample": False}) for d in setup["docs"][:2]])
+  assert ours.generate_until(gen) == theirs.generate_until(gen)
+
+
 def _assert_greedy_continuations_are_greedy(ours, theirs, question):
   """The model's own greedy tokens score as greedy, on both sides."""
   context = ours.tok_encode(question)

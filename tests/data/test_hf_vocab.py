@@ -66,3 +66,50 @@ def test_default_vocabulary_follows_the_environment(tokenizer_dir,
   assert vocab.default_vocabulary().eos_id == 2
   monkeypatch.delenv(vocab.SPM_PATH_ENV)
   assert isinstance(vocab.default_vocabulary(), seqio.SentencePieceVocabulary)
+
+
+def _gemma_style(directory):
+  """Gemma 3's tokenizer.json layout: <pad>=0, <eos>=1, <bos>=2, spaces as
+  "▁" by a normalizer, byte fallback for characters outside the pieces."""
+  from tokenizers import normalizers  # pylint: disable=g-import-not-at-top
+  tok = tokenizers.Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True))
+  tok.normalizer = normalizers.Replace(" ", "\u2581")
+  tok.decoder = decoders.Sequence([decoders.Replace("\u2581", " "),
+                                   decoders.ByteFallback(), decoders.Fuse()])
+  tok.train_from_iterator([" " + t for t in TEXT], trainers.BpeTrainer(
+      vocab_size=200, special_tokens=["<pad>", "<eos>", "<bos>", "<unk>"]))
+  # The byte pieces are ordinary vocabulary entries (not special tokens,
+  # which decoding skips), as in Gemma's file.
+  spec = json.loads(tok.to_str())
+  vocabulary = spec["model"]["vocab"]
+  for b in range(256):
+    vocabulary.setdefault(f"<0x{b:02X}>", len(vocabulary))
+  (directory / "tokenizer.json").write_text(json.dumps(spec))
+  # Hub files write the token as an AddedToken dict.
+  eos = {"content": "<eos>", "lstrip": False, "rstrip": False}
+  return eos, 1
+
+
+def _qwen_style(directory):
+  """Qwen3's: byte-level BPE, <|endoftext|> as its end of text."""
+  tok = tokenizers.Tokenizer(models.BPE())
+  tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+  tok.decoder = decoders.ByteLevel()
+  tok.train_from_iterator(TEXT, trainers.BpeTrainer(
+      vocab_size=400, special_tokens=["<|endoftext|>"],
+      initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+  tok.save(str(directory / "tokenizer.json"))
+  return "<|endoftext|>", 0
+
+
+@pytest.mark.parametrize("style", [_gemma_style, _qwen_style])
+def test_gemma3_and_qwen3_tokenizer_layouts_round_trip(style, tmp_path):
+  eos, eos_id = style(tmp_path)
+  with open(tmp_path / "tokenizer_config.json", "w") as f:
+    json.dump({"eos_token": eos}, f)
+  v = vocab.vocabulary_from_directory(str(tmp_path))
+  assert v.eos_id == eos_id
+  text = "the cat sat in the park, caf\u00e9 \u2603"  # bytes outside pieces
+  ids = v.encode(text)
+  assert v.decode(ids) == text
+  assert v.decode(list(ids) + [eos_id, 5]) == text

@@ -10,11 +10,17 @@ import pytest
 from flan_jax.cli import gin_config
 
 # Parameter counts of the public checkpoints of the same shapes (and of the
-# paper's 137B for the planning file), within 1.5%.
+# paper's 137B for the planning file), within 1.5%: t5-small/base/large
+# (60.5M, 223M, 738M), Qwen3 (the model cards' 0.6B, 1.7B, 4.0B, 8.2B),
+# Gemma 3 (270M, 1B, and 4B's text model: 3.88B of its 4.3B).
 EXPECTED = {
     "t5_1_1_small": 77.0e6, "t5_1_1_base": 247.6e6, "t5_1_1_large": 783.2e6,
     "t5_1_1_xl": 2.85e9, "t5_1_1_xxl": 11.14e9, "llama_1b": 1.236e9,
     "llama_7b": 6.738e9, "lamda_pt_137b": 137e9,
+    "t5_small": 60.5e6, "t5_base": 222.9e6, "t5_large": 737.7e6,
+    "qwen3_0_6b": 0.6e9, "qwen3_1_7b": 1.7e9, "qwen3_4b": 4.0e9,
+    "qwen3_8b": 8.2e9, "gemma3_270m": 268e6, "gemma3_1b": 1.0e9,
+    "gemma3_4b": 3.88e9,
 }
 
 

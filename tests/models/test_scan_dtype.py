@@ -100,3 +100,36 @@ def test_bfloat16_compute_is_close_to_float32(base):
   print(f"\nmax |delta logit| bfloat16 vs float32 ({type(base).__name__}): "
         f"{delta:.3g}, logit std {float(jnp.std(logits)):.3g}")
   assert 0 < delta < 0.15 * max(1.0, float(jnp.std(logits)))
+
+
+def test_layer_pattern_scan_and_remat_match_unscanned():
+  """Gemma-style layers in a (sliding, full) pattern over five layers:
+  scanned as two blocks plus one layer left over, rematerialised, the loss
+  and gradients of the plain stack; block parameters carry "layers"."""
+  base = dataclasses.replace(
+      DEC, num_layers=5, sliding_window=3, rope_local_theta=100.0,
+      layer_types=("sliding_attention", "full_attention"), qk_norm=True,
+      norm_plus_one=True, post_norms=True, scale_embeddings=True,
+      mlp_activation="gelu_tanh", final_logit_softcap=10.0)
+  params = nn.unbox(jax.jit(lambda r: _model(base).init_variables(r, SHAPES))(
+      jax.random.key(0))["params"])
+  # Non-zero (1 + w) norm scales, so each norm's gradient path matters.
+  params = jax.tree.map(lambda x: x + 0.1, params)
+  batch = _batch(base)
+  loss, grads = _loss_and_grads(base, params, batch)
+  scanned = dataclasses.replace(base, scan_layers=True, remat_policy="dots")
+  stacked = hf.stack_layers(params, block=2)
+  assert sorted(k for k in stacked if "layers" in k or k == "blocks") == [
+      "blocks", "layers_4"]
+  init = jax.eval_shape(lambda r: _model(scanned).init_variables(r, SHAPES),
+                        jax.random.key(0))["params"]
+  assert jax.tree.structure(nn.unbox(init)) == jax.tree.structure(stacked)
+  spec = nn.get_partition_spec(init)
+  assert spec["blocks"]["layers_1"]["mlp"]["up"]["kernel"] == (
+      jax.sharding.PartitionSpec("layers", "embed", "mlp"))
+  loss_s, grads_s = _loss_and_grads(scanned, stacked, batch)
+  np.testing.assert_allclose(loss_s, loss, rtol=1e-6, atol=1e-6)
+  unstacked = hf.unstack_layers(grads_s)
+  assert jax.tree.structure(unstacked) == jax.tree.structure(grads)
+  for a, b in zip(jax.tree.leaves(unstacked), jax.tree.leaves(grads)):
+    np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-4)
