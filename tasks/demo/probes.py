@@ -64,6 +64,11 @@ Go / no-go, written before the probes ran (2026-12-06):
   each; otherwise even a practised skill does not carry the base's
   knowledge across families, and the base must first be pretrained so that
   the knowledge is extractable.
+* P6 (written after P5 measured +4.4 and +9.6, before P6 ran): P5 at the
+  demo's full budget (1400 steps, runs/demo.gin's default), seeds 0 and 1,
+  same GO rule. A gain that grows with steps says the skill is being
+  learned and more families or steps would help; one that does not says the
+  base is the limit.
 * P3, the curve (only after a GO): the same tuning on 1, 3 and 5 seen
   clusters; the ``choice`` score should not fall as clusters are added.
 """
