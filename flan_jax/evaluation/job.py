@@ -177,8 +177,10 @@ def evaluate(*,
     cache_dir: an example cache (scripts/cache_tasks.py); tasks whose rows
       it holds are read from it instead of being rebuilt (same results).
     write_examples: also write per-example outputs (JSONL per task/split).
-    host_index, host_count: this host's share of the tasks (default: JAX's
-      process index and count).
+    host_index: this host's index among the hosts sharing the tasks
+      (default: JAX's process index).
+    host_count: how many hosts share the tasks (default: JAX's process
+      count).
     on_task_done: called with each task name once its file is written.
     contamination: a contamination report (JSON) of this eval mixture's
       datasets on `split`; tasks are also scored on their clean examples.
