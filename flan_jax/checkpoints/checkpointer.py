@@ -139,9 +139,11 @@ class Checkpointer:
         keep_period=keep_period, create=not read_only, read_only=read_only,
         cleanup_tmp_directories=not read_only,
         enable_async_checkpointing=async_save,
-        # Checksums are written into the step before orbax commits it.
+        # Checksums are written into the step before orbax commits it (a
+        # synchronous save records them right after, in _confirm_saved).
         async_options=ocp.AsyncOptions(
-            post_finalization_callback=self._record_checksums))
+            post_finalization_callback=self._record_checksums)
+        if async_save else None)
     # Handlers named up front, so that a fresh manager (a restarted run, an
     # eval job) can read each item's metadata before restoring anything.
     self._manager = ocp.CheckpointManager(
