@@ -75,3 +75,15 @@ def require_number(value: Any, setting: str, what: str) -> float:
     raise ConfigError(f"{setting} is {value!r}: it must be a number ({what})",
                       setting=setting)
   return value
+
+
+class MalformedFileError(FlanJaxError, ValueError):
+  """A file the user pointed at that does not read as its format.
+
+  Its message reads `<file>:<line or key>: expected ..., found ...`.
+  """
+
+  def __init__(self, path: str, where: Any, expected: str, found: str):
+    found = found if len(found) <= 80 else found[:77] + "..."
+    super().__init__(f"{path}:{where}: expected {expected}, found {found}")
+    self.path = path

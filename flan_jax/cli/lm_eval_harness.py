@@ -25,8 +25,10 @@ generated sequences per forward pass ("auto" means 64).
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import logging
+import os
 import sys
 from typing import Any, Sequence
 
@@ -107,6 +109,7 @@ def make_builder(ours: argparse.Namespace):
     importlib.import_module(name)
   search = [p for p in ours.gin_search_paths.split(",") if p]
   gin_config.parse_gin(ours.gin_file, ours.gin_bindings, search)
+  gin_config.check_settings()
   model = gin_config.model_macro()
   partitioner = gin.get_configurable("Partitioner")()
 
@@ -124,6 +127,37 @@ def make_builder(ours: argparse.Namespace):
     return lm_eval_backend.FlanJaxLM(runner, vocabulary, **model_args)
 
   return build
+
+
+def _flag_values(args: Sequence[str], flag: str) -> list[str]:
+  values = []
+  for i, arg in enumerate(args):
+    if arg == flag and i + 1 < len(args):
+      values.append(args[i + 1])
+    elif arg.startswith(flag + "="):
+      values.append(arg.split("=", 1)[1])
+  return values
+
+
+def check_task_names(harness_args: Sequence[str]) -> None:
+  """A --tasks name the harness does not know: one line with the closest
+  names (the harness itself fails deep in its run)."""
+  names = [n for value in _flag_values(harness_args, "--tasks")
+           for n in value.split(",") if n and not os.path.exists(n)]
+  if not names:
+    return
+  from lm_eval import tasks as lm_eval_tasks  # pylint: disable=g-import-not-at-top
+  include = _flag_values(harness_args, "--include_path")
+  manager = lm_eval_tasks.TaskManager(include_path=include or None)
+  known = set(manager.all_tasks)
+  for name in names:
+    if name not in known:
+      close = difflib.get_close_matches(name, sorted(known), n=3)
+      raise UsageError(
+          f"--tasks {name}: lm-evaluation-harness has no such task"
+          f"{'' if include else ' (no --include_path given)'}; "
+          + (f"closest: {', '.join(close)}" if close else
+             "`lm-eval ls tasks` lists them"))
 
 
 def run_harness(harness_args: Sequence[str]) -> None:
@@ -161,6 +195,7 @@ def main(argv: Sequence[str]) -> int:
     return _fail(e, startup.USAGE_STATUS)
   try:
     startup.setup_logging()
+    check_task_names(rest)
     lm_eval_backend.register_builder(make_builder(ours))
     run_harness(rest)
   except (errors.FlanJaxError, FileNotFoundError) as e:

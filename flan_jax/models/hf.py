@@ -36,6 +36,7 @@ import numpy as np
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
+from flan_jax import errors
 from flan_jax import storage
 from flan_jax.models import decoder
 from flan_jax.models import t5
@@ -186,7 +187,8 @@ def read_config(directory: str) -> dict[str, Any]:
     with open(path) as f:
       return json.load(f)
   except json.JSONDecodeError as e:
-    raise HfConversionError(f"{path}: not valid JSON ({e})") from None
+    raise errors.MalformedFileError(path, e.lineno, "JSON (a Hugging Face "
+                                    "config)", e.msg) from None
 
 
 def safetensors_files(directory: str) -> list[str]:
@@ -194,7 +196,12 @@ def safetensors_files(directory: str) -> list[str]:
   index = os.path.join(directory, "model.safetensors.index.json")
   if os.path.isfile(index):
     with open(index) as f:
-      weight_map = json.load(f).get("weight_map")
+      try:
+        weight_map = json.load(f).get("weight_map")
+      except (json.JSONDecodeError, AttributeError) as e:
+        raise errors.MalformedFileError(
+            index, getattr(e, "lineno", 1), "a JSON object with a "
+            "'weight_map'", getattr(e, "msg", "another JSON value")) from None
     if not isinstance(weight_map, dict):
       raise HfConversionError(f"{index}: no 'weight_map' object")
     files = sorted(set(weight_map.values()))
