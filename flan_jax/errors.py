@@ -84,6 +84,11 @@ class MalformedFileError(FlanJaxError, ValueError):
   """
 
   def __init__(self, path: str, where: Any, expected: str, found: str):
-    found = found if len(found) <= 80 else found[:77] + "..."
-    super().__init__(f"{path}:{where}: expected {expected}, found {found}")
+    super().__init__(malformed(path, where, expected, found))
     self.path = path
+
+
+def malformed(path: str, where: Any, expected: str, found: str) -> str:
+  """`<file>:<line or key>: expected ..., found ...` (found shortened)."""
+  found = found if len(found) <= 80 else found[:77] + "..."
+  return f"{path}:{where}: expected {expected}, found {found}"

@@ -139,6 +139,35 @@ def _flag_values(args: Sequence[str], flag: str) -> list[str]:
   return values
 
 
+def _broken_task_file(folders: Sequence[str]) -> errors.MalformedFileError | None:
+  """The first task YAML under `folders` that does not parse (the harness
+  skips it with a log line, and then knows no such task)."""
+  import yaml  # pylint: disable=g-import-not-at-top
+
+  class Loader(yaml.SafeLoader):  # the harness's tags (!function) parse
+    pass
+  Loader.add_multi_constructor("!", lambda *_: None)
+  for folder in folders:
+    for root, _, files in sorted(os.walk(folder)):
+      for name in sorted(files):
+        if not name.endswith((".yaml", ".yml")):
+          continue
+        path = os.path.join(root, name)
+        with open(path, encoding="utf-8") as f:
+          try:
+            config = yaml.load(f, Loader=Loader)  # nosec: SafeLoader
+          except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            return errors.MalformedFileError(
+                path, mark.line + 1 if mark else 1, "a YAML task config",
+                str(getattr(e, "problem", None) or e).splitlines()[0])
+        if not isinstance(config, dict):
+          return errors.MalformedFileError(path, 1, "a YAML mapping (task: "
+                                           "..., dataset_path: ...)",
+                                           type(config).__name__)
+  return None
+
+
 def check_task_names(harness_args: Sequence[str]) -> None:
   """A --tasks name the harness does not know: one line with the closest
   names (the harness itself fails deep in its run)."""
@@ -152,6 +181,9 @@ def check_task_names(harness_args: Sequence[str]) -> None:
   known = set(manager.all_tasks)
   for name in names:
     if name not in known:
+      broken = _broken_task_file(include)
+      if broken is not None:
+        raise broken
       close = difflib.get_close_matches(name, sorted(known), n=3)
       raise UsageError(
           f"--tasks {name}: lm-evaluation-harness has no such task"

@@ -187,8 +187,8 @@ def read_config(directory: str) -> dict[str, Any]:
     with open(path) as f:
       return json.load(f)
   except json.JSONDecodeError as e:
-    raise errors.MalformedFileError(path, e.lineno, "JSON (a Hugging Face "
-                                    "config)", e.msg) from None
+    raise HfConversionError(errors.malformed(
+        path, e.lineno, "JSON (a Hugging Face config)", e.msg)) from None
 
 
 def safetensors_files(directory: str) -> list[str]:
@@ -199,9 +199,10 @@ def safetensors_files(directory: str) -> list[str]:
       try:
         weight_map = json.load(f).get("weight_map")
       except (json.JSONDecodeError, AttributeError) as e:
-        raise errors.MalformedFileError(
+        raise HfConversionError(errors.malformed(
             index, getattr(e, "lineno", 1), "a JSON object with a "
-            "'weight_map'", getattr(e, "msg", "another JSON value")) from None
+            "'weight_map'", getattr(e, "msg", "another JSON value"))
+        ) from None
     if not isinstance(weight_map, dict):
       raise HfConversionError(f"{index}: no 'weight_map' object")
     files = sorted(set(weight_map.values()))
@@ -234,9 +235,10 @@ def read_tensors(directory: str) -> dict[str, np.ndarray]:
             raise HfConversionError(f"tensor {name} appears in two files")
           tensors[name] = f.get_tensor(name)
     except SafetensorError as e:
-      raise HfConversionError(
-          f"{path}: unreadable safetensors file ({e}); it may be truncated, "
-          f"download it again") from None
+      raise HfConversionError(errors.malformed(
+          path, "header", "a whole safetensors file (it may be truncated: "
+          "download it again)", f"unreadable safetensors file: {e}")
+      ) from None
   return tensors
 
 

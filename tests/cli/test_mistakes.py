@@ -75,6 +75,9 @@ def world(tmp_path_factory):
       "What is bone?,a,b,c,d,A\nShort row,a,b\n")
   (root / "bbh" / "bbh").mkdir(parents=True)
   (root / "bbh" / "bbh" / "navigate.json").write_text('{"examples": [\n{')
+  (root / "yaml_tasks").mkdir()
+  (root / "yaml_tasks" / "mine.yaml").write_text(
+      "task: mine\ndataset_path: [unclosed\noutput_type: loglikelihood\n")
   (root / "flan2022" / "t0_submix").mkdir(parents=True)
   (root / "flan2022" / "t0_submix" / "train.jsonl").write_text(
       json.dumps({"inputs": "a", "targets": "b", "task_name": "t",
@@ -282,6 +285,10 @@ CASES = [
       "--tasks=arc_eazy"], {}, 1,
      ["--tasks arc_eazy: lm-evaluation-harness has no such task",
       "arc_easy"]),
+    ("harness task file broken", "lm_eval_harness.py",
+     ["--gin_file=models/t5_demo.gin", "--checkpoint={w}/run",
+      "--tasks=mine", "--include_path={w}/yaml_tasks"], {}, 1,
+     ["{w}/yaml_tasks/mine.yaml:", "expected a YAML task config"]),
     # --- report
     ("report results missing", "report.py",
      ["--results={w}/nowhere", "--output_dir={w}/report1"], {}, 1,
