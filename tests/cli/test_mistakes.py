@@ -78,6 +78,16 @@ def world(tmp_path_factory):
   (root / "yaml_tasks").mkdir()
   (root / "yaml_tasks" / "mine.yaml").write_text(
       "task: mine\ndataset_path: [unclosed\noutput_type: loglikelihood\n")
+  # A valid harness task over local JSON lines (nothing is downloaded).
+  (root / "yaml_ok").mkdir()
+  (root / "yaml_ok" / "docs.jsonl").write_text(json.dumps(
+      {"question": "Sky?", "choices": ["blue", "red"], "label": 0}) + "\n")
+  (root / "yaml_ok" / "sky.yaml").write_text(
+      "task: sky\ndataset_path: json\ndataset_kwargs:\n  data_files:\n"
+      f"    test: {root / 'yaml_ok' / 'docs.jsonl'}\ntest_split: test\n"
+      "output_type: multiple_choice\ndoc_to_text: '{{question}}'\n"
+      "doc_to_choice: '{{choices}}'\ndoc_to_target: label\n"
+      "metric_list:\n  - metric: acc\n")
   (root / "flan2022" / "t0_submix").mkdir(parents=True)
   (root / "flan2022" / "t0_submix" / "train.jsonl").write_text(
       json.dumps({"inputs": "a", "targets": "b", "task_name": "t",
@@ -285,6 +295,10 @@ CASES = [
       "--tasks=arc_eazy"], {}, 1,
      ["--tasks arc_eazy: lm-evaluation-harness has no such task",
       "arc_easy"]),
+    ("harness on a damaged checkpoint", "lm_eval_harness.py",
+     ["--gin_file=models/t5_demo.gin", "--checkpoint={w}/damaged",
+      "--tasks=sky", "--include_path={w}/yaml_ok", "--limit=1"], {}, 1,
+     ["checkpoints/2 is damaged", "{damaged_file}"]),
     ("harness task file broken", "lm_eval_harness.py",
      ["--gin_file=models/t5_demo.gin", "--checkpoint={w}/run",
       "--tasks=mine", "--include_path={w}/yaml_tasks"], {}, 1,
