@@ -170,7 +170,7 @@ def _broken_task_file(folders: Sequence[str]) -> errors.MalformedFileError | Non
 
 def check_task_names(harness_args: Sequence[str]) -> None:
   """A --tasks name the harness does not know: one line with the closest
-  names (the harness itself fails deep in its run)."""
+  names, or the task YAML under --include_path that does not parse."""
   names = [n for value in _flag_values(harness_args, "--tasks")
            for n in value.split(",") if n and not os.path.exists(n)]
   if not names:
@@ -227,9 +227,17 @@ def main(argv: Sequence[str]) -> int:
     return _fail(e, startup.USAGE_STATUS)
   try:
     startup.setup_logging()
-    check_task_names(rest)
     lm_eval_backend.register_builder(make_builder(ours))
-    run_harness(rest)
+    try:
+      run_harness(rest)
+    except ValueError as e:
+      # The harness stops on a task it does not know with a traceback
+      # ("Tasks not found: ..."); say which and the closest names instead.
+      # Checked only then: indexing every task costs seconds.
+      if "Tasks not found" not in str(e):
+        raise
+      check_task_names(rest)
+      raise
   except (errors.FlanJaxError, FileNotFoundError) as e:
     # A misspelt path, gin binding or model argument: one line, no traceback.
     return _fail(e, startup.MISTAKE_STATUS)
