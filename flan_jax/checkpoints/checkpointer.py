@@ -38,8 +38,8 @@ a multiple of `keep_period` (e.g. keep the last 3, plus every 10,000 steps).
 
 from __future__ import annotations
 
-import logging
 import glob
+import logging
 import os
 import time
 from typing import Any
@@ -65,7 +65,16 @@ class CheckpointMismatchError(errors.FlanJaxError, ValueError):
 
 
 class CheckpointDamagedError(errors.FlanJaxError, RuntimeError):
-  """A checkpoint whose files are not those written, or cannot be read."""
+  """A checkpoint whose files are not those written, or cannot be read.
+
+  Attributes:
+    detail: what is damaged, without the advice (for the warning of a run
+      that sets the step aside and goes on).
+  """
+
+  def __init__(self, message: str, *, detail: str | None = None):
+    super().__init__(message)
+    self.detail = detail or message
 
 
 class CheckpointSaveError(errors.FlanJaxError, RuntimeError):
@@ -329,10 +338,11 @@ class Checkpointer:
     found = integrity.verify(step_dir, items)
     if found.damaged:
       others = [s for s in self.all_steps() if s != step]
+      detail = f"checkpoint {step_dir} is damaged: {found.damaged}"
       raise CheckpointDamagedError(
-          f"checkpoint {step_dir} is damaged: {found.damaged}: restore an "
-          f"intact copy of the step, or use another step (found: "
-          f"{', '.join(map(str, others)) or 'none'})")
+          f"{detail}: restore an intact copy of the step, or use another "
+          f"step (found: {', '.join(map(str, others)) or 'none'})",
+          detail=detail)
     if not found.recorded:
       log.info("note: checkpoint %s has no recorded checksums (saved before "
                "flan_jax recorded them); restoring it unverified", step_dir)
@@ -354,8 +364,7 @@ class Checkpointer:
       except CheckpointDamagedError as e:
         log.warning("checkpoint %d in %s cannot be restored (%s); setting it "
                     "aside as %s and trying the previous one", step,
-                    self.directory, str(e).split(": restore an intact")[0],
-                    self._quarantine(step))
+                    self.directory, e.detail, self._quarantine(step))
         continue
       return step, params, opt_state, meta
     return None
