@@ -180,6 +180,22 @@ SETTINGS: dict[str, Rule] = {
     "make_optimizer.gradient_clip_norm": number(
         above=0, what="global gradient norm clip", none_ok=True),
     "make_optimizer.weight_decay": number(at_least=0, what="weight decay"),
+    "make_optimizer.multiply_by_parameter_scale": boolean(
+        "Adafactor's relative step size"),
+    "make_optimizer.min_dim_size_to_factor": whole(
+        1, what="smallest dimension Adafactor factors"),
+    "make_optimizer.decay_rate": number(above=0, at_most=1,
+                                        what="Adafactor's decay exponent"),
+    "make_optimizer.clipping_threshold": number(
+        above=0, what="Adafactor's update clipping", none_ok=True),
+    "make_optimizer.beta1": number(at_least=0, at_most=1, none_ok=True,
+                                   what="Adafactor's momentum"),
+    "make_optimizer.adam_b1": number(at_least=0, at_most=1,
+                                     what="AdamW's first-moment decay"),
+    "make_optimizer.adam_b2": number(at_least=0, at_most=1,
+                                     what="AdamW's second-moment decay"),
+    "make_optimizer.adam_eps": number(above=0, what="AdamW's epsilon"),
+    "make_optimizer.factor_rules": elsewhere("make_optimizer (axis names)"),
     "learning_rate_schedule.base_learning_rate": number(
         above=0, at_most=10, what="the peak learning rate"),
     "learning_rate_schedule.decay": choice(
@@ -201,6 +217,8 @@ SETTINGS: dict[str, Rule] = {
     "evaluate.few_shot": whole(0, what="exemplars per prompt, 0 for zero-shot"),
     "evaluate.few_shot_seed": whole(0, what="exemplar draw seed"),
     "evaluate.max_examples": whole(1, what="examples per task", none_ok=True),
+    "evaluate.step": whole(0, what="the checkpoint step", none_ok=True),
+    "evaluate.task_feature_lengths": lengths("tokens per feature"),
     "evaluate.write_examples": boolean("write every example's output"),
     "evaluate.cache_dir": elsewhere("the example cache"),
     "infer.model": elsewhere("MODEL"),
@@ -212,6 +230,9 @@ SETTINGS: dict[str, Rule] = {
     "infer.batch_size": whole(1, what="examples per batch"),
     "infer.few_shot": whole(0, what="exemplars per prompt, 0 for zero-shot"),
     "infer.max_examples": whole(1, what="examples", none_ok=True),
+    "infer.few_shot_seed": whole(0, what="exemplar draw seed"),
+    "infer.step": whole(0, what="the checkpoint step", none_ok=True),
+    "infer.task_feature_lengths": lengths("tokens per feature"),
     "infer.partitioner": elsewhere("Partitioner"),
     "infer.cache_dir": elsewhere("the example cache"),
     # --- task data (gin/runs/task_data.gin)

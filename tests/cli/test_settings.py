@@ -104,3 +104,17 @@ def test_start_up_checks_what_the_gin_files_and_flags_bind(tmp_path):
 def test_a_setting_is_declared_once():
   with pytest.raises(ValueError, match="twice"):
     settings.declare("train.batch_size", settings.whole(1, what="x"))
+
+
+def test_every_declared_setting_is_a_real_parameter():
+  """A misspelt entry in the table would check nothing."""
+  import inspect  # pylint: disable=g-import-not-at-top
+  wrong = []
+  for name in settings.SETTINGS:
+    selector, parameter = name.rsplit(".", 1)
+    # gin's public get_configurable hides a class's fields behind a wrapper.
+    found = gin.config._REGISTRY.get_match(selector)  # pylint: disable=protected-access
+    if found is None or parameter not in inspect.signature(
+        found.wrapped).parameters:
+      wrong.append(name)
+  assert not wrong
