@@ -1,11 +1,12 @@
 """Checksums of a checkpoint step's files: recorded at save, verified at restore.
 
-Why our own: orbax and tensorstore do not check array data. orbax writes
-arrays as zarr chunks inside OCDBT files, zstd-compressed without a content
-checksum (zarr3's `crc32c` codec guards only the shard index), so a few
-hundred overwritten bytes inside a data file decompress to other numbers
-and restore without complaint (tests/checkpoints/test_integrity.py shows
-it). So every step records the SHA-256 of each file it wrote::
+Why our own: orbax and tensorstore do not checksum array data. orbax
+writes arrays as zarr chunks inside OCDBT files, zstd-compressed without a
+content checksum (with zarr3, orbax's `crc32c` codec guards only the shard
+index). A damaged frame sometimes fails to decompress, but a few hundred
+overwritten bytes inside a data file often decode to other numbers and
+restore without complaint (tests/checkpoints/test_integrity.py shows it).
+So every step records the SHA-256 of each file it wrote::
 
     <dir>/<step>/flan_jax_checksums.json
         {"format": 1, "algorithm": "sha256",
