@@ -75,3 +75,20 @@ def require_number(value: Any, setting: str, what: str) -> float:
     raise ConfigError(f"{setting} is {value!r}: it must be a number ({what})",
                       setting=setting)
   return value
+
+
+class MalformedFileError(FlanJaxError, ValueError):
+  """A file the user pointed at that does not read as its format.
+
+  Its message reads `<file>:<line or key>: expected ..., found ...`.
+  """
+
+  def __init__(self, path: str, where: Any, expected: str, found: str):
+    super().__init__(malformed(path, where, expected, found))
+    self.path = path
+
+
+def malformed(path: str, where: Any, expected: str, found: str) -> str:
+  """`<file>:<line or key>: expected ..., found ...` (found shortened)."""
+  found = found if len(found) <= 80 else found[:77] + "..."
+  return f"{path}:{where}: expected {expected}, found {found}"

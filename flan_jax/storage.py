@@ -110,6 +110,20 @@ def read_bytes(path: str) -> bytes:
     raise _not_found(path, e) from None
 
 
+@contextlib.contextmanager
+def open_bytes(path: str) -> Iterator:
+  """A binary file object to read `path` in chunks (large files)."""
+  if not is_uri(path):
+    with builtins.open(path, "rb") as f:
+      yield f
+    return
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  if not _gfile().exists(path):
+    raise _not_found(path, tf.errors.NotFoundError(None, None, path))
+  with _gfile().GFile(path, "rb") as f:
+    yield f
+
+
 def read_text(path: str) -> str:
   return read_bytes(path).decode("utf-8")
 
@@ -154,10 +168,11 @@ def rmtree(path: str) -> None:
     shutil.rmtree(path)
 
 
-def _files_under(directory: str) -> list[str]:
+def files_under(directory: str) -> list[str]:
   """Paths relative to `directory` of every file below it."""
   found = []
-  for root, _, files in _gfile().walk(directory):
+  walk = _gfile().walk if is_uri(directory) else os.walk
+  for root, _, files in walk(directory):
     relative = root[len(directory):].strip("/")
     found += [os.path.join(relative, name) if relative else name
               for name in files]
@@ -170,7 +185,7 @@ def move_directory(source: str, target: str) -> None:
   if not is_uri(source):
     os.rename(source, target)
     return
-  for name in _files_under(source):
+  for name in files_under(source):
     _gfile().copy(os.path.join(source, name), os.path.join(target, name),
                   overwrite=False)
   _gfile().rmtree(source)
@@ -227,7 +242,7 @@ def staged_directory(path: str) -> Iterator[str]:
   if not isdir(path):
     raise FileNotFoundError(2, "No such directory", path)
   with tempfile.TemporaryDirectory(prefix="flan_jax_stage-") as tmp:
-    for name in _files_under(path):
+    for name in files_under(path):
       local = os.path.join(tmp, name)
       os.makedirs(os.path.dirname(local), exist_ok=True)
       _gfile().copy(os.path.join(path, name), local, overwrite=True)

@@ -11,6 +11,7 @@ in an empty folder: a URI taken for a local path (``os.path.abspath`` makes
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import pytest
 
 import gcs_emulator  # the test extra installs it: missing, this fails
 from flan_jax import storage
+from flan_jax.checkpoints import integrity
 from flan_jax.checkpoints import run_lock
 from flan_jax.models import hf
 
@@ -137,11 +139,30 @@ def test_train_kill_resume_eval_report_all_in_the_bucket(gcs, tmp_path):
   child.wait(timeout=60)
   assert child.returncode == -signal.SIGKILL
 
+  # The fault: 300 bytes overwritten inside an array file of the newest
+  # committed step. The resumed run sets that step aside and restores the
+  # one before, with a warning naming the file.
+  committed = sorted(int(m.group(1)) for m in (
+      re.fullmatch(r"run/checkpoints/(\d+)/commit_success.txt", n)
+      for n in gcs.object_names("runs")) if m)
+  assert committed[-1] >= 2, committed
+  data = [f"gs://runs/{n}" for n in gcs.object_names("runs")
+          if n.startswith(f"run/checkpoints/{committed[-1]}/params/")
+          and "/d/" in n]
+  damaged = max(data, key=lambda path: len(storage.read_bytes(path)))
+  content = bytearray(storage.read_bytes(damaged))
+  content[len(content) // 2:len(content) // 2 + 300] = bytes(300)
+  storage.write_atomic(damaged, bytes(content))
+
   child = _start("resume", gcs, str(cwd))
   out, err = child.communicate(timeout=600)
   assert child.returncode == 0, err[-4000:]
   done = json.loads(out.strip().splitlines()[-1])
-  assert 2 <= done["train"]["start_step"] <= 4
+  assert done["train"]["start_step"] == committed[-2]
+  warning = next(l for l in err.splitlines() if "cannot be restored" in l)
+  assert damaged in warning and "SHA-256 differs" in warning
+  assert any(n.startswith(f"run/checkpoints/{committed[-1]}.corrupt-")
+             for n in gcs.object_names("runs"))
   assert done["train"]["final_step"] == 6 and done["eval_step"] == 6
   assert all(path.startswith("gs://runs/report/")
              for path in done["report"].values())
@@ -152,6 +173,7 @@ def test_train_kill_resume_eval_report_all_in_the_bucket(gcs, tmp_path):
   assert "run/config.gin" in names
   assert under("run/train/events.out.tfevents")  # TensorBoard
   assert "run/checkpoints/6/commit_success.txt" in names  # orbax's marker
+  assert f"run/checkpoints/6/{integrity.MANIFEST}" in names  # checksums
   assert under("run/checkpoints/6/params/")
   assert under("cache/") and "eval/results.json" in names
   assert len(under("eval/tasks/")) >= 2 and "eval/job.json" in names

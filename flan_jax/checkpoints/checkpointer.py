@@ -24,9 +24,13 @@ Restoring tells two failures apart:
                the checkpoint's metadata before any array is read; raises
                `CheckpointMismatchError` naming the first difference, and
                nothing is written, renamed or deleted.
-    damage     the checkpoint cannot be read (missing or truncated files).
-               `restore_latest` moves it aside to ``<step>.corrupt-<time>``
-               with a warning and restores the previous one.
+    damage     the checkpoint's bytes are not those written (a file
+               missing, truncated or overwritten: its SHA-256 differs from
+               the one recorded at save, see `integrity`), or it cannot be
+               read. Checked before any value is used. `restore_latest`
+               moves it aside to ``<step>.corrupt-<time>`` with a warning
+               naming the file and restores the previous one; `restore`
+               (eval, export, inference) raises `CheckpointDamagedError`.
 
 Retention: keep the newest `max_to_keep`, and additionally every step that is
 a multiple of `keep_period` (e.g. keep the last 3, plus every 10,000 steps).
@@ -34,6 +38,7 @@ a multiple of `keep_period` (e.g. keep the last 3, plus every 10,000 steps).
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import time
@@ -46,6 +51,7 @@ from jax.experimental import multihost_utils
 
 from flan_jax import errors
 from flan_jax import storage
+from flan_jax.checkpoints import integrity
 
 log = logging.getLogger("flan_jax")
 
@@ -58,8 +64,17 @@ class CheckpointMismatchError(errors.FlanJaxError, ValueError):
   """A whole checkpoint that does not fit the configured model or optimizer."""
 
 
-class CheckpointDamagedError(RuntimeError):
-  """A checkpoint that cannot be read back (missing or truncated files)."""
+class CheckpointDamagedError(errors.FlanJaxError, RuntimeError):
+  """A checkpoint whose files are not those written, or cannot be read.
+
+  Attributes:
+    detail: what is damaged, without the advice (for the warning of a run
+      that sets the step aside and goes on).
+  """
+
+  def __init__(self, message: str, *, detail: str | None = None):
+    super().__init__(message)
+    self.detail = detail or message
 
 
 class CheckpointSaveError(errors.FlanJaxError, RuntimeError):
@@ -127,11 +142,17 @@ class Checkpointer:
     self.directory = storage.absolute(directory)
     self._read_only = read_only
     self._unconfirmed: int | None = None  # the last save, maybe in flight
+    self._saving: int | None = None  # the step whose checksums are due
     options = ocp.CheckpointManagerOptions(
         save_interval_steps=save_interval_steps, max_to_keep=max_to_keep,
         keep_period=keep_period, create=not read_only, read_only=read_only,
         cleanup_tmp_directories=not read_only,
-        enable_async_checkpointing=async_save)
+        enable_async_checkpointing=async_save,
+        # Checksums are written into the step before orbax commits it (a
+        # synchronous save records them right after, in _confirm_saved).
+        async_options=ocp.AsyncOptions(
+            post_finalization_callback=self._record_checksums)
+        if async_save else None)
     # Handlers named up front, so that a fresh manager (a restarted run, an
     # eval job) can read each item's metadata before restoring anything.
     self._manager = ocp.CheckpointManager(
@@ -155,6 +176,7 @@ class Checkpointer:
            meta: dict[str, Any] | None = None, *, force: bool = False) -> bool:
     self._confirm_saved()
     meta = {"step": int(step), **(meta or {})}
+    self._saving = step
     saved = self._manager.save(
         step,
         args=ocp.args.Composite(
@@ -172,6 +194,7 @@ class Checkpointer:
     weights: `train.initial_checkpoint` and eval jobs read it."""
     self._confirm_saved()
     meta = {"step": int(step), **(meta or {})}
+    self._saving = step
     self._manager.save(step, args=ocp.args.Composite(
         params=ocp.args.StandardSave(params), meta=ocp.args.JsonSave(meta)),
                        force=True)
@@ -191,8 +214,28 @@ class Checkpointer:
       self._manager.check_for_errors()
     except Exception as e:  # pylint: disable=broad-except
       raise CheckpointSaveError(self._save_failed(step, e)) from e
-    if not storage.isdir(os.path.join(self.step_directory(step), "params")):
+    step_dir = self.step_directory(step)
+    if not storage.isdir(os.path.join(step_dir, "params")):
       raise CheckpointSaveError(self._save_failed(step, None))
+    if jax.process_index() == 0 and not storage.exists(
+        os.path.join(step_dir, integrity.MANIFEST)):
+      # A synchronous save (no finalisation callback): recorded right after.
+      integrity.record(step_dir)
+
+  def _record_checksums(self) -> None:
+    """orbax's post-finalisation callback: the step's files are complete
+    but not yet committed (a temporary directory, or in a bucket the step
+    directory before its commit_success.txt)."""
+    if self._saving is None or jax.process_index() != 0:
+      return
+    step, self._saving = self._saving, None
+    target = self.step_directory(step)
+    if not storage.is_uri(target):
+      pending = glob.glob(f"{glob.escape(target)}.orbax-checkpoint-tmp*")
+      if len(pending) != 1:
+        return  # recorded after the commit, by _confirm_saved
+      target = pending[0]
+    integrity.record(target)
 
   def _save_failed(self, step: int, cause: Exception | None) -> str:
     why = (f"{type(cause).__name__}: {str(cause).splitlines()[0]}"
@@ -241,6 +284,11 @@ class Checkpointer:
         return
       except CheckpointDamagedError:
         continue
+      except CheckpointMismatchError:
+        # Damaged metadata can read as another shape: damage comes first.
+        if integrity.verify(self.step_directory(step)).damaged:
+          continue
+        raise
 
   def _require_optimizer_state(self, step: int, opt_state_like: Any) -> None:
     step_dir = self.step_directory(step)
@@ -262,6 +310,8 @@ class Checkpointer:
     CheckpointDamagedError when it cannot be read.
     """
     self._require(step)
+    self.verify(step, ["params", "meta"] + (
+        [] if opt_state_like is None else ["opt_state"]))
     self.check_fits(step, params_like, opt_state_like)
     items = {
         "params": ocp.args.StandardRestore(_abstract(params_like)),
@@ -280,6 +330,23 @@ class Checkpointer:
           f"checkpoint {step} in {self.directory} is incomplete")
     return restored["params"], restored.get("opt_state"), restored["meta"]
 
+  def verify(self, step: int, items: list[str] | None = None) -> None:
+    """Raises CheckpointDamagedError naming the first file of the step (of
+    `items`, or all) whose bytes are not those written; a step saved
+    before checksums were recorded passes with a note."""
+    step_dir = self.step_directory(step)
+    found = integrity.verify(step_dir, items)
+    if found.damaged:
+      others = [s for s in self.all_steps() if s != step]
+      detail = f"checkpoint {step_dir} is damaged: {found.damaged}"
+      raise CheckpointDamagedError(
+          f"{detail}: restore an intact copy of the step, or use another "
+          f"step (found: {', '.join(map(str, others)) or 'none'})",
+          detail=detail)
+    if not found.recorded:
+      log.info("note: checkpoint %s has no recorded checksums (saved before "
+               "flan_jax recorded them); restoring it unverified", step_dir)
+
   def restore_latest(self, params_like: Any, opt_state_like: Any | None
                      ) -> tuple[int, Any, Any, dict[str, Any]] | None:
     """The newest checkpoint that reads back whole, or None if there is none.
@@ -295,27 +362,28 @@ class Checkpointer:
         params, opt_state, meta = self.restore(step, params_like,
                                                opt_state_like)
       except CheckpointDamagedError as e:
-        log.warning("checkpoint %d in %s cannot be restored (%s); moving it "
-                    "aside and trying the previous one", step,
-                    self.directory, e)
-        self._quarantine(step)
+        log.warning("checkpoint %d in %s cannot be restored (%s); setting it "
+                    "aside as %s and trying the previous one", step,
+                    self.directory, e.detail, self._quarantine(step))
         continue
       return step, params, opt_state, meta
     return None
 
-  def _quarantine(self, step: int) -> None:
+  def _quarantine(self, step: int) -> str:
+    """Renames the step `<step>.corrupt-<time>`; returns the new name."""
     if self._read_only:
       raise CheckpointDamagedError(
           f"checkpoint {step} in {self.directory} is unreadable")
+    source = self.step_directory(step)
+    target = f"{source}.corrupt-{int(time.time())}"
     if jax.process_index() == 0:
-      source = self.step_directory(step)
-      target = f"{source}.corrupt-{int(time.time())}"
       # In a bucket a copy, then a delete: cut short, the copy is whole and
       # what is left of the source is set aside again on the next start.
       storage.move_directory(source, target)
     if jax.process_count() > 1:
       multihost_utils.sync_global_devices(f"quarantine_{step}")
     self._manager.reload()
+    return os.path.basename(target)
 
   def _require(self, step: int) -> None:
     if step not in self._manager.all_steps():

@@ -31,6 +31,7 @@ import gin
 from absl import flags
 
 from flan_jax import errors
+from flan_jax.cli import settings
 from flan_jax.data import mixtures
 from flan_jax.data import task_settings
 from flan_jax.evaluation import inference
@@ -256,6 +257,30 @@ def model_macro():
 def config_text() -> str:
   """Every gin binding in force: what a run writes as its config.gin."""
   return gin.config_str()
+
+
+def bound_value(binding: str):
+  """The plain value bound to `binding` ("train.batch_size"), macros
+  followed; LookupError when it is unbound or bound to a configurable
+  reference (evaluated later, never here)."""
+  try:
+    value = gin.query_parameter(binding)
+  except ValueError:
+    raise LookupError(binding) from None
+  while isinstance(value, gin.config.ConfigurableReference) and (
+      value.configurable.name == "macro" and value.scopes):
+    try:
+      value = gin.query_parameter(f"{value.scopes[-1]}/macro.value")
+    except ValueError:
+      raise LookupError(binding) from None
+  if isinstance(value, gin.config.ConfigurableReference):
+    raise LookupError(binding)
+  return value
+
+
+def check_settings() -> None:
+  """Every bound setting against its declared rule (cli/settings.py)."""
+  settings.check_bound(bound_value)
 
 
 def binding_or(name: str, default):

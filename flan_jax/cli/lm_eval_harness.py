@@ -25,8 +25,10 @@ generated sequences per forward pass ("auto" means 64).
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import logging
+import os
 import sys
 from typing import Any, Sequence
 
@@ -107,6 +109,7 @@ def make_builder(ours: argparse.Namespace):
     importlib.import_module(name)
   search = [p for p in ours.gin_search_paths.split(",") if p]
   gin_config.parse_gin(ours.gin_file, ours.gin_bindings, search)
+  gin_config.check_settings()
   model = gin_config.model_macro()
   partitioner = gin.get_configurable("Partitioner")()
 
@@ -124,6 +127,69 @@ def make_builder(ours: argparse.Namespace):
     return lm_eval_backend.FlanJaxLM(runner, vocabulary, **model_args)
 
   return build
+
+
+def _flag_values(args: Sequence[str], flag: str) -> list[str]:
+  values = []
+  for i, arg in enumerate(args):
+    if arg == flag and i + 1 < len(args):
+      values.append(args[i + 1])
+    elif arg.startswith(flag + "="):
+      values.append(arg.split("=", 1)[1])
+  return values
+
+
+def _broken_task_file(folders: Sequence[str]) -> errors.MalformedFileError | None:
+  """The first task YAML under `folders` that does not parse (the harness
+  skips it with a log line, and then knows no such task)."""
+  import yaml  # pylint: disable=g-import-not-at-top
+
+  class Loader(yaml.SafeLoader):  # the harness's tags (!function) parse
+    pass
+  Loader.add_multi_constructor("!", lambda *_: None)
+  for folder in folders:
+    for root, _, files in sorted(os.walk(folder)):
+      for name in sorted(files):
+        if not name.endswith((".yaml", ".yml")):
+          continue
+        path = os.path.join(root, name)
+        with open(path, encoding="utf-8") as f:
+          try:
+            config = yaml.load(f, Loader=Loader)  # nosec: SafeLoader
+          except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            return errors.MalformedFileError(
+                path, mark.line + 1 if mark else 1, "a YAML task config",
+                str(getattr(e, "problem", None) or e).splitlines()[0])
+        if not isinstance(config, dict):
+          return errors.MalformedFileError(path, 1, "a YAML mapping (task: "
+                                           "..., dataset_path: ...)",
+                                           type(config).__name__)
+  return None
+
+
+def check_task_names(harness_args: Sequence[str]) -> None:
+  """A --tasks name the harness does not know: one line with the closest
+  names, or the task YAML under --include_path that does not parse."""
+  names = [n for value in _flag_values(harness_args, "--tasks")
+           for n in value.split(",") if n and not os.path.exists(n)]
+  if not names:
+    return
+  from lm_eval import tasks as lm_eval_tasks  # pylint: disable=g-import-not-at-top
+  include = _flag_values(harness_args, "--include_path")
+  manager = lm_eval_tasks.TaskManager(include_path=include or None)
+  known = set(manager.all_tasks)
+  for name in names:
+    if name not in known:
+      broken = _broken_task_file(include)
+      if broken is not None:
+        raise broken
+      close = difflib.get_close_matches(name, sorted(known), n=3)
+      raise UsageError(
+          f"--tasks {name}: lm-evaluation-harness has no such task"
+          f"{'' if include else ' (no --include_path given)'}; "
+          + (f"closest: {', '.join(close)}" if close else
+             "`lm-eval ls tasks` lists them"))
 
 
 def run_harness(harness_args: Sequence[str]) -> None:
@@ -162,7 +228,16 @@ def main(argv: Sequence[str]) -> int:
   try:
     startup.setup_logging()
     lm_eval_backend.register_builder(make_builder(ours))
-    run_harness(rest)
+    try:
+      run_harness(rest)
+    except ValueError as e:
+      # The harness stops on a task it does not know with a traceback
+      # ("Tasks not found: ..."); say which and the closest names instead.
+      # Checked only then: indexing every task costs seconds.
+      if "Tasks not found" not in str(e):
+        raise
+      check_task_names(rest)
+      raise
   except (errors.FlanJaxError, FileNotFoundError) as e:
     # A misspelt path, gin binding or model argument: one line, no traceback.
     return _fail(e, startup.MISTAKE_STATUS)

@@ -89,6 +89,8 @@ def start_gin_script(argv: Sequence[str],
   import_modules()
   from flan_jax.cli import gin_config  # pylint: disable=g-import-not-at-top
   gin_config.parse_gin_flags()
+  # Every numeric and enumerated setting, before data or compilation.
+  gin_config.check_settings()
   # TEMPLATE_SET, FLAN_CHECKOUT, FLAN2022_DIR, ...: the task modules just
   # imported register again what they change.
   gin_config.apply_task_data()

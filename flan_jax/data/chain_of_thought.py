@@ -37,6 +37,8 @@ from typing import Sequence
 import seqio
 import tensorflow as tf
 
+from flan_jax import errors
+
 COT_FILE_SUFFIX = "_train.tsv"
 # The nine CoT datasets of the Flan 2022 release (flan/v2/cot_data).
 COT_NAMES = ("aqua", "creak", "ecqa", "esnli", "gsm8k", "qasc", "qed",
@@ -51,7 +53,7 @@ _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _SENTENCE_END = re.compile(r"(?<=[^.\s]{2})\.\s")
 
 
-class CotDataError(ValueError):
+class CotDataError(errors.FlanJaxError, ValueError):
   """A CoT file is missing or not in the release's three-column format."""
 
 

@@ -72,6 +72,48 @@ def _split_of(path: str) -> str:
   return next((s for s in SPLITS if name.startswith(s)), "train")
 
 
+def _first_bad_json_line(path: str) -> errors.MalformedFileError | None:
+  import gzip  # pylint: disable=g-import-not-at-top
+  import json  # pylint: disable=g-import-not-at-top
+  opener = gzip.open if path.endswith(".gz") else open
+  with opener(path, "rt", encoding="utf-8") as f:
+    for number, line in enumerate(f, start=1):
+      if not line.strip():
+        continue
+      try:
+        row = json.loads(line)
+      except json.JSONDecodeError as e:
+        return errors.MalformedFileError(
+            path, number, "one JSON object per line", f"{e.msg}: "
+            f"{line.strip()[:40]!r}")
+      if not isinstance(row, dict):
+        return errors.MalformedFileError(path, number, "a JSON object",
+                                         type(row).__name__)
+  return None
+
+
+def _malformed(builder: str, files: Sequence[str], error: Exception
+               ) -> errors.FlanJaxError:
+  """The first file (and line) `datasets` could not read."""
+  if builder == "json":
+    for path in files:
+      found = _first_bad_json_line(path)
+      if found is not None:
+        return found
+  else:
+    import pyarrow.parquet as pq  # pylint: disable=g-import-not-at-top
+    for path in files:
+      try:
+        pq.ParquetFile(path)
+      except Exception as e:  # pylint: disable=broad-except
+        return errors.MalformedFileError(path, "footer", "a Parquet file",
+                                         str(e).splitlines()[0])
+  cause = error.__cause__ or error
+  return PrerenderedDataError(
+      f"pre-rendered files {', '.join(files[:3])}: unreadable "
+      f"({type(cause).__name__}: {str(cause).splitlines()[0][:200]})")
+
+
 def load_splits(directory: str, cache_dir: str | None = None
                 ) -> dict[str, Any]:
   """split -> `datasets.Dataset` of a pre-rendered directory."""
@@ -96,8 +138,13 @@ def load_splits(directory: str, cache_dir: str | None = None
     data_files: dict[str, list[str]] = {}
     for path in chosen:
       data_files.setdefault(_split_of(path), []).append(path)
-    splits = dict(datasets.load_dataset(builder, data_files=data_files,
-                                        cache_dir=cache_dir))
+    try:
+      splits = dict(datasets.load_dataset(builder, data_files=data_files,
+                                          cache_dir=cache_dir))
+    except Exception as e:  # pylint: disable=broad-except
+      # `datasets` wraps a bad row in a DatasetGenerationError without the
+      # file or line: find them, and say so in one line.
+      raise _malformed(builder, chosen, e) from None
   for split, ds in splits.items():
     missing = [c for c in COLUMNS if c not in ds.column_names]
     if missing:

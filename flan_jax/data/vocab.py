@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import pathlib
 
 import numpy as np
@@ -162,7 +163,15 @@ def _eos_from_tokenizer_config(path: str) -> str | None:
   if not os.path.exists(config):
     return None
   with open(config) as f:
-    eos = json.load(f).get("eos_token")
+    try:
+      found = json.load(f)
+    except json.JSONDecodeError as e:
+      raise errors.MalformedFileError(config, e.lineno, "JSON (a Hugging "
+                                      "Face tokenizer config)", e.msg) from None
+  if not isinstance(found, dict):
+    raise errors.MalformedFileError(config, 1, "a JSON object",
+                                    type(found).__name__)
+  eos = found.get("eos_token")
   return eos.get("content") if isinstance(eos, dict) else eos
 
 
@@ -172,7 +181,15 @@ def tokenizers_vocabulary(path: str) -> TokenizersVocabulary:
     raise VocabularyError(
         f"vocabulary {_where(path)} does not exist: point {SPM_PATH_ENV} at "
         f"a tokenizer.json or a SentencePiece .model file")
-  return TokenizersVocabulary(path)
+  try:
+    return TokenizersVocabulary(path)
+  except Exception as e:  # pylint: disable=broad-except
+    # tokenizers raises a bare Exception("... at line 3 column 5").
+    text = str(e).splitlines()[0] if str(e) else type(e).__name__
+    line = re.search(r"line (\d+)", text)
+    raise errors.MalformedFileError(
+        path, line.group(1) if line else 1, "a Hugging Face tokenizer.json",
+        text) from None
 
 
 def vocabulary_from_directory(directory: str) -> seqio.Vocabulary:

@@ -24,6 +24,7 @@ with the report's training data: tasks get `clean_metrics` and
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import time
@@ -112,6 +113,23 @@ def _check_splits(tasks: Sequence[seqio.Task], split: str,
         f"numbers")
 
 
+def _require_metrics(name: str, tasks: Sequence[seqio.Task]) -> None:
+  """An eval job scores tasks with metrics; a training task or mixture has
+  none (it would fail later, without saying why)."""
+  unscored = [t.name for t in tasks if not t.metric_objs]
+  if not unscored:
+    return
+  evaluable = [m for m in seqio.MixtureRegistry.names() if ":eval" in m]
+  close = difflib.get_close_matches(name.replace(":train", ":eval"),
+                                    evaluable, n=3, cutoff=0.3)
+  hint = (f"closest eval mixtures: {', '.join(close)}" if close else
+          "name an eval mixture or task (scripts/catalogue.py lists them)")
+  raise EvalJobError(
+      f"'{name}' cannot be evaluated: {unscored[0]}"
+      f"{f' and {len(unscored) - 1} more tasks' if len(unscored) > 1 else ''}"
+      f" have no metrics (a training task or mixture); {hint}")
+
+
 def eval_tasks(mixture_or_task_name: str) -> list[seqio.Task]:
   """The tasks of a mixture (or the task itself), sorted by name."""
   # An unknown name raises UnknownTaskOrMixtureError naming the closest ones.
@@ -197,6 +215,7 @@ def evaluate(*,
   if not tasks:
     raise EvalJobError(f"'{mixture_or_task_name}' has no tasks: name an eval "
                        "mixture or task")
+  _require_metrics(mixture_or_task_name, tasks)
   _check_splits(tasks, split, selection_split)
   errors.require_positive_int(batch_size, "evaluate.batch_size",
                               "option rows per forward pass")

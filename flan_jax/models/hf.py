@@ -34,6 +34,7 @@ import numpy as np
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
+from flan_jax import errors
 from flan_jax import storage
 from flan_jax.models import hf_config
 from flan_jax.models.hf_config import (HfConversionError, ModelConfig,
@@ -99,7 +100,8 @@ def read_config(directory: str) -> dict[str, Any]:
     with open(path) as f:
       return json.load(f)
   except json.JSONDecodeError as e:
-    raise HfConversionError(f"{path}: not valid JSON ({e})") from None
+    raise HfConversionError(errors.malformed(
+        path, e.lineno, "JSON (a Hugging Face config)", e.msg)) from None
 
 
 def safetensors_files(directory: str) -> list[str]:
@@ -107,7 +109,13 @@ def safetensors_files(directory: str) -> list[str]:
   index = os.path.join(directory, "model.safetensors.index.json")
   if os.path.isfile(index):
     with open(index) as f:
-      weight_map = json.load(f).get("weight_map")
+      try:
+        weight_map = json.load(f).get("weight_map")
+      except (json.JSONDecodeError, AttributeError) as e:
+        raise HfConversionError(errors.malformed(
+            index, getattr(e, "lineno", 1), "a JSON object with a "
+            "'weight_map'", getattr(e, "msg", "another JSON value"))
+        ) from None
     if not isinstance(weight_map, dict):
       raise HfConversionError(f"{index}: no 'weight_map' object")
     files = sorted(set(weight_map.values()))
@@ -140,9 +148,10 @@ def read_tensors(directory: str) -> dict[str, np.ndarray]:
             raise HfConversionError(f"tensor {name} appears in two files")
           tensors[name] = f.get_tensor(name)
     except SafetensorError as e:
-      raise HfConversionError(
-          f"{path}: unreadable safetensors file ({e}); it may be truncated, "
-          f"download it again") from None
+      raise HfConversionError(errors.malformed(
+          path, "header", "a whole safetensors file (it may be truncated: "
+          "download it again)", f"unreadable safetensors file: {e}")
+      ) from None
   return tensors
 
 

@@ -31,6 +31,7 @@ import json
 import os
 import re
 
+from flan_jax import errors
 from flan_jax.data import local_files
 from flan_jax.data import metrics
 from flan_jax.data import mixtures
@@ -75,8 +76,22 @@ def _examples(task: str) -> list[dict[str, str]]:
         f"BIG-Bench Hard: {path} does not exist; set {DIR_ENV} to the folder "
         "holding bbh/<task>.json")
   with open(path, encoding="utf-8") as f:
-    return [{"input": str(e["input"]), "target": str(e["target"])}
-            for e in json.load(f)["examples"]]
+    try:
+      data = json.load(f)
+    except json.JSONDecodeError as e:
+      raise errors.MalformedFileError(path, e.lineno, "JSON (the release's "
+                                      '{"examples": [...]})', e.msg) from None
+  examples = data.get("examples") if isinstance(data, dict) else None
+  if not isinstance(examples, list):
+    raise errors.MalformedFileError(path, "examples", "a list of examples",
+                                    type(examples).__name__)
+  for i, e in enumerate(examples):
+    if not isinstance(e, dict) or not {"input", "target"} <= e.keys():
+      raise errors.MalformedFileError(
+          path, f"examples[{i}]", 'an object with "input" and "target"',
+          repr(e))
+  return [{"input": str(e["input"]), "target": str(e["target"])}
+          for e in examples]
 
 
 _QUESTION = re.compile(r"^Q: ", re.MULTILINE)
@@ -111,8 +126,9 @@ def _prompt_exemplars(task: str) -> list[dict[str, str]] | None:
   with open(path, encoding="utf-8") as f:
     exemplars = parse_cot_prompt(f.read())
   if len(exemplars) < NUM_EXEMPLARS:
-    raise ValueError(f"{path}: found {len(exemplars)} exemplars (\"Q: ...\" "
-                     f"ending \"So the answer is ...\"), need {NUM_EXEMPLARS}")
+    raise errors.MalformedFileError(
+        path, 1, f"{NUM_EXEMPLARS} exemplars (\"Q: ...\" ending \"So the "
+        f"answer is ...\")", f"{len(exemplars)}")
   return exemplars[:NUM_EXEMPLARS]
 
 

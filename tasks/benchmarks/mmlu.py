@@ -34,6 +34,7 @@ from __future__ import annotations
 import csv
 import os
 
+from flan_jax import errors
 from flan_jax.data import local_files
 from flan_jax.data import mixtures
 from flan_jax.data import registry
@@ -108,8 +109,10 @@ def read_split(subject: str, split: str) -> list[dict[str, str]]:
   with open(path, newline="", encoding="utf-8") as f:
     for line, row in enumerate(csv.reader(f), start=1):
       if len(row) != 6 or row[5].strip() not in LETTERS:
-        raise ValueError(f"{path}:{line}: expected question, A, B, C, D, "
-                         f"answer letter; got {len(row)} fields")
+        raise errors.MalformedFileError(
+            path, line, "6 fields (question, A, B, C, D, answer letter "
+            "A-D)", f"{len(row)} fields" if len(row) != 6 else
+            f"answer {row[5]!r}")
       rows.append(dict(zip(("question", *LETTERS), row[:5]),
                        answer=row[5].strip(),
                        subject_name=subject.replace("_", " ")))

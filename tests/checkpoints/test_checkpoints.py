@@ -123,6 +123,7 @@ def test_a_corrupt_latest_checkpoint_falls_back_to_the_previous(
   with caplog.at_level("WARNING", logger="flan_jax"):
     resumed = toy_training.run(model_dir, 9, checkpoint_every_steps=3)
   assert "checkpoint 6" in caplog.text and "cannot be restored" in caplog.text
+  assert biggest in caplog.text  # the warning names the file
   assert resumed.start_step == 3
   assert glob.glob(os.path.join(model_dir, "checkpoints", "6.corrupt-*"))
   assert resumed.checkpoint_steps == [0, 3, 6, 9]

@@ -11,9 +11,12 @@ user makes and checks, like a user reading the terminal:
 - no file of an existing run (MODEL_DIR) or eval output changed.
 """
 
+import glob
 import hashlib
 import json
+import os
 import pathlib
+import shutil
 
 import pytest
 
@@ -26,6 +29,8 @@ SETTINGS = ["--gin.TRAIN_STEPS=2", "--gin.BATCH_SIZE=2",
 TINY_RUN = ["--gin_file=runs/demo.gin", *SETTINGS,
             "--gin.MODEL_DIR='{w}/new_run'"]
 ONE_TASK = "'demo:movie_review:t0:score'"
+MMLU_TASK = "'mmlu:anatomy:t0:score'"
+BBH_TASK = "'bbh:navigate:t0:gen'"
 
 
 def _digest(directory) -> dict[str, str]:
@@ -58,7 +63,50 @@ def world(tmp_path_factory):
   hf = root / "bert"
   hf.mkdir()
   (hf / "config.json").write_text(json.dumps({"model_type": "bert"}))
+  (root / "broken_hf").mkdir()
+  (root / "broken_hf" / "config.json").write_text('{"model_type": "t5",\n')
+  # A copy of the run whose newest step has 300 bytes overwritten.
+  shutil.copytree(run_dir, root / "damaged")
+  (root / "damaged_file").write_text(damage_newest_step(root / "damaged"))
+  # Users' local files, each with one malformed line or key.
+  mmlu = root / "mmlu" / "test"
+  mmlu.mkdir(parents=True)
+  (mmlu / "anatomy_test.csv").write_text(
+      "What is bone?,a,b,c,d,A\nShort row,a,b\n")
+  (root / "bbh" / "bbh").mkdir(parents=True)
+  (root / "bbh" / "bbh" / "navigate.json").write_text('{"examples": [\n{')
+  (root / "yaml_tasks").mkdir()
+  (root / "yaml_tasks" / "mine.yaml").write_text(
+      "task: mine\ndataset_path: [unclosed\noutput_type: loglikelihood\n")
+  # A valid harness task over local JSON lines (nothing is downloaded).
+  (root / "yaml_ok").mkdir()
+  (root / "yaml_ok" / "docs.jsonl").write_text(json.dumps(
+      {"question": "Sky?", "choices": ["blue", "red"], "label": 0}) + "\n")
+  (root / "yaml_ok" / "sky.yaml").write_text(
+      "task: sky\ndataset_path: json\ndataset_kwargs:\n  data_files:\n"
+      f"    test: {root / 'yaml_ok' / 'docs.jsonl'}\ntest_split: test\n"
+      "output_type: multiple_choice\ndoc_to_text: '{{question}}'\n"
+      "doc_to_choice: '{{choices}}'\ndoc_to_target: label\n"
+      "metric_list:\n  - metric: acc\n")
+  (root / "flan2022" / "t0_submix").mkdir(parents=True)
+  (root / "flan2022" / "t0_submix" / "train.jsonl").write_text(
+      json.dumps({"inputs": "a", "targets": "b", "task_name": "t",
+                  "template_type": "zsopt"}) + "\n{broken\n")
   return root
+
+
+def damage_newest_step(model_dir) -> str:
+  """Overwrites 300 bytes inside the largest array file of the newest
+  step (bit rot, a half-synced copy); returns that file."""
+  steps = sorted(int(p.name) for p in (model_dir / "checkpoints").iterdir()
+                 if p.name.isdigit())
+  files = glob.glob(str(model_dir / "checkpoints" / str(steps[-1]) /
+                        "params" / "**" / "d" / "*"), recursive=True)
+  target = max(files, key=os.path.getsize)
+  with open(target, "r+b") as f:
+    f.seek(os.path.getsize(target) // 2)
+    f.write(bytes(range(256)) + bytes(44))
+  return target
 
 
 # (case id, script, arguments, environment, status, words the line names)
@@ -98,6 +146,12 @@ CASES = [
     ("length not a number", "train.py",
      [*TINY_RUN, "--gin.TASK_FEATURE_LENGTHS={'inputs': 32, 'targets': 'x'}"],
      {}, 1, ["train.task_feature_lengths['targets'] is 'x'"]),
+    ("negative learning rate", "train.py",
+     [*TINY_RUN, "--gin.LEARNING_RATE=-0.001"], {}, 1,
+     ["base_learning_rate is -0.001", "above 0", "--gin.LEARNING_RATE"]),
+    ("negative warmup", "train.py",
+     [*TINY_RUN, "--gin.learning_rate_schedule.warmup_steps=-10"], {}, 1,
+     ["learning_rate_schedule.warmup_steps is -10", "whole number"]),
     ("learning rate not a number", "train.py",
      [*TINY_RUN, "--gin.LEARNING_RATE='fast'"], {}, 1,
      ["base_learning_rate is 'fast'"]),
@@ -176,6 +230,45 @@ CASES = [
      ["--gin_file=runs/demo.gin", "--gin.CHECKPOINT='{w}/run'",
       f"--gin.EVAL_MIXTURE={ONE_TASK}", "--gin.EVAL_OUTPUT_DIR='{w}/out7'",
       "--gin.evaluate.batch_size=0"], {}, 1, ["evaluate.batch_size is 0"]),
+    ("negative few-shot", "eval.py",
+     ["--gin_file=runs/demo.gin", "--gin.CHECKPOINT='{w}/run'",
+      f"--gin.EVAL_MIXTURE={ONE_TASK}", "--gin.EVAL_OUTPUT_DIR='{w}/out8'",
+      "--gin.evaluate.few_shot=-1"], {}, 1,
+     ["evaluate.few_shot is -1", "whole number"]),
+    ("top-p above 1", "eval.py",
+     ["--gin_file=runs/demo.gin", "--gin.CHECKPOINT='{w}/run'",
+      f"--gin.EVAL_MIXTURE={ONE_TASK}", "--gin.EVAL_OUTPUT_DIR='{w}/out9'",
+      "--gin.EncoderDecoderModel.top_p=1.5"], {}, 1,
+     ["EncoderDecoderModel.top_p is 1.5", "at most 1"]),
+    ("eval a training mixture", "eval.py",
+     ["--gin_file=runs/demo.gin", "--gin.CHECKPOINT='{w}/run'",
+      "--gin.EVAL_MIXTURE='demo:train:no_nli'",
+      "--gin.EVAL_OUTPUT_DIR='{w}/out10'"], {}, 1,
+     ["'demo:train:no_nli' cannot be evaluated", "no metrics",
+      "demo:eval:"]),
+    ("eval a damaged checkpoint", "eval.py",
+     ["--gin_file=runs/demo.gin", "--gin.CHECKPOINT='{w}/damaged'",
+      f"--gin.EVAL_MIXTURE={ONE_TASK}", "--gin.EVAL_OUTPUT_DIR='{w}/out11'"],
+     {}, 1, ["{w}/damaged/checkpoints/2 is damaged", "{damaged_file}",
+             "SHA-256 differs"]),
+    ("MMLU short row", "eval.py",
+     ["--gin_file=runs/demo.gin", "--gin.CHECKPOINT='{w}/run'",
+      f"--gin.EVAL_MIXTURE={MMLU_TASK}", "--module=tasks.benchmarks",
+      "--gin.EVAL_OUTPUT_DIR='{w}/out12'", "--gin.evaluate.selection_split=None"],
+     {"FLAN_JAX_MMLU_DIR": "{w}/mmlu"}, 1,
+     ["{w}/mmlu/test/anatomy_test.csv:2: expected 6 fields", "found 3"]),
+    ("BBH broken JSON", "eval.py",
+     ["--gin_file=runs/demo.gin", "--gin.CHECKPOINT='{w}/run'",
+      f"--gin.EVAL_MIXTURE={BBH_TASK}", "--module=tasks.benchmarks",
+      "--gin.EVAL_OUTPUT_DIR='{w}/out13'", "--gin.evaluate.selection_split=None"],
+     {"FLAN_JAX_BBH_DIR": "{w}/bbh"}, 1,
+     ["{w}/bbh/bbh/navigate.json:2: expected JSON"]),
+    ("pre-rendered broken line", "train.py",
+     [*TINY_RUN, "--module=tasks.flan2022",
+      "--gin.FLAN2022_DIR='{w}/flan2022'",
+      "--gin.MIXTURE='flan2022:prerendered:t0_submix'"], {}, 1,
+     ["{w}/flan2022/t0_submix/train.jsonl:2: expected one JSON object per "
+      "line"]),
     # --- infer
     ("infer a mixture", "infer.py",
      ["--gin_file=models/t5_demo.gin", "--gin_file=runs/infer.gin",
@@ -192,6 +285,24 @@ CASES = [
       "--module=tasks.demo", "--gin.CHECKPOINT='{w}/run'",
       f"--gin.INFER_TASK={ONE_TASK}", "--gin.INFER_OUTPUT='{w}/empty'"], {},
      1, ["infer.output_path is {w}/empty, which is a directory"]),
+    ("infer a damaged checkpoint", "infer.py",
+     ["--gin_file=models/t5_demo.gin", "--gin_file=runs/infer.gin",
+      "--module=tasks.demo", "--gin.CHECKPOINT='{w}/damaged'",
+      f"--gin.INFER_TASK={ONE_TASK}", "--gin.INFER_OUTPUT='{w}/p2.jsonl'"],
+     {}, 1, ["checkpoints/2 is damaged", "{damaged_file}"]),
+    ("harness task that does not exist", "lm_eval_harness.py",
+     ["--gin_file=models/t5_demo.gin", "--checkpoint={w}/run",
+      "--tasks=arc_eazy"], {}, 1,
+     ["--tasks arc_eazy: lm-evaluation-harness has no such task",
+      "arc_easy"]),
+    ("harness on a damaged checkpoint", "lm_eval_harness.py",
+     ["--gin_file=models/t5_demo.gin", "--checkpoint={w}/damaged",
+      "--tasks=sky", "--include_path={w}/yaml_ok", "--limit=1"], {}, 1,
+     ["checkpoints/2 is damaged", "{damaged_file}"]),
+    ("harness task file broken", "lm_eval_harness.py",
+     ["--gin_file=models/t5_demo.gin", "--checkpoint={w}/run",
+      "--tasks=mine", "--include_path={w}/yaml_tasks"], {}, 1,
+     ["{w}/yaml_tasks/mine.yaml:", "expected a YAML task config"]),
     # --- report
     ("report results missing", "report.py",
      ["--results={w}/nowhere", "--output_dir={w}/report1"], {}, 1,
@@ -218,6 +329,13 @@ CASES = [
      ["--gin_file=models/t5_demo.gin", "--checkpoint={w}/run",
       "--output_dir={w}/exported"], {}, 1,
      ["not a checkpoint step directory"]),
+    ("export a damaged checkpoint", "export_hf.py",
+     ["--gin_file=models/t5_demo.gin",
+      "--checkpoint={w}/damaged/checkpoints/2", "--output_dir={w}/exported"],
+     {}, 1, ["checkpoints/2 is damaged", "{damaged_file}"]),
+    ("convert a broken config", "convert_hf.py",
+     ["--hf_dir={w}/broken_hf", "--output_dir={w}/converted"], {}, 1,
+     ["{w}/broken_hf/config.json:2: expected JSON"]),
     ("export with another model", "export_hf.py",
      ["--gin_file=models/t5_1_1_tiny.gin", "--checkpoint={w}/run/checkpoints/2",
       "--output_dir={w}/exported"], {}, 1, ["does not fit", "another model"]),
@@ -245,8 +363,10 @@ def test_the_table_covers_every_script_with_at_least_30_mistakes():
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_a_mistake_is_one_line_and_loses_nothing(world, case):
   _, script, args, env, status, words = case
-  fill = lambda text: text.replace("{w}", str(world))
-  before = {d: _digest(world / d) for d in ("run", "eval")}
+  damaged_file = (world / "damaged_file").read_text()
+  fill = lambda text: text.replace("{w}", str(world)).replace(
+      "{damaged_file}", damaged_file)
+  before = {d: _digest(world / d) for d in ("run", "eval", "damaged")}
   # A vocabulary setting acts when tasks are imported: a fresh process.
   result = script_runner.run(script, *map(fill, args),
                              env={k: fill(v) for k, v in env.items()},
@@ -260,7 +380,7 @@ def test_a_mistake_is_one_line_and_loses_nothing(world, case):
   for word in words:
     assert fill(word) in lines[-1], lines[-1]
   assert result.status == status, (result.status, lines[-1])
-  assert {d: _digest(world / d) for d in ("run", "eval")} == before
+  assert {d: _digest(world / d) for d in ("run", "eval", "damaged")} == before
   assert not (world / "new_run").exists()  # not even an empty folder
 
 
@@ -272,3 +392,25 @@ def test_the_readme_example_is_the_real_message(world):
   result = script_runner.run("train.py", *command.split()[2:])
   assert result.status == 1
   assert result.stderr.strip().splitlines()[-1] == shown
+
+
+def test_a_damaged_newest_checkpoint_is_set_aside_and_the_previous_resumed(
+    world, tmp_path):
+  """The fault: bytes overwritten inside an array file of the newest step.
+  Resuming restores the step before it, with a warning naming the file."""
+  run_dir = tmp_path / "run"
+  shutil.copytree(world / "run", run_dir)
+  damaged = damage_newest_step(run_dir)
+  result = script_runner.run(
+      "train.py", "--gin_file=runs/demo.gin",
+      *[a for a in SETTINGS if "TRAIN_STEPS" not in a],
+      "--gin.TRAIN_STEPS=3", f"--gin.MODEL_DIR='{run_dir}'")
+  assert result.status == 0, result.stderr[-3000:]
+  output = result.stdout + result.stderr
+  warning = next(l for l in output.splitlines() if "cannot be restored" in l)
+  assert "checkpoint 2" in warning and damaged in warning
+  assert "SHA-256 differs" in warning
+  assert "resumed from step 0" in output
+  steps = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
+  assert any(name.startswith("2.corrupt-") for name in steps), steps
+  assert "3" in steps
