@@ -31,6 +31,8 @@ import numpy as np
 
 from flan_jax.models import kv_cache
 from flan_jax.models import layers
+from flan_jax.models import lora as lora_lib
+from flan_jax.models import prompt_tuning
 from flan_jax.models import sizing
 
 Array = jax.Array
@@ -57,6 +59,8 @@ class DecoderConfig:
       parameters with a leading "layers" axis); numbers are unchanged.
     remat_policy: recompute activations in the backward pass: "none",
       "full" (save nothing), "dots" or "dots_no_batch" (save matmuls).
+    lora: LoRA adapters on the dense layers its pattern names.
+    prompt: P trainable vectors after the start token (prompt tuning).
   """
   vocab_size: int = 1024
   d_model: int = 128
@@ -82,6 +86,8 @@ class DecoderConfig:
   dtype: str = "float32"
   scan_layers: bool = False
   remat_policy: str = "none"
+  lora: lora_lib.LoraConfig | None = None
+  prompt: prompt_tuning.PromptConfig | None = None
 
   def __post_init__(self):
     if self.num_heads % self.num_kv_heads:
@@ -172,17 +178,22 @@ class Attention(nn.Module):
   """Grouped-query self-attention with RoPE and an optional KV cache."""
   config: DecoderConfig
   decode: bool = False
+  deterministic: bool = True  # LoRA dropout only; attention has none
 
   @nn.compact
   def __call__(self, x: Array, positions: Array, mask: Array) -> Array:
     cfg = self.config
+    deterministic = self.deterministic
     dense = lambda name, heads, axis: layers.DenseGeneral(
         (heads, cfg.head_dim), ("embed",), (axis, "kv"),
         kernel_init=nn.initializers.normal(0.02), dtype=cfg.compute_dtype,
-        use_bias=cfg.qkv_bias, name=name)
-    query = dense("query", cfg.num_heads, "heads")(x)
-    key = dense("key", cfg.num_kv_heads, "kv_heads")(x)
-    value = dense("value", cfg.num_kv_heads, "kv_heads")(x)
+        use_bias=cfg.qkv_bias, lora=cfg.lora, name=name)
+    query = dense("query", cfg.num_heads, "heads")(
+        x, deterministic=deterministic)
+    key = dense("key", cfg.num_kv_heads, "kv_heads")(
+        x, deterministic=deterministic)
+    value = dense("value", cfg.num_kv_heads, "kv_heads")(
+        x, deterministic=deterministic)
     inv_freq = rope_inverse_frequencies(cfg)
     query = layers.constrain(apply_rope(query, positions, inv_freq),
                              ("batch", "length", "heads", "kv"))
@@ -196,7 +207,8 @@ class Attention(nn.Module):
     return layers.DenseGeneral(
         (cfg.d_model,), ("heads", "kv"), ("embed",),
         kernel_init=nn.initializers.normal(0.02), dtype=cfg.compute_dtype,
-        use_bias=cfg.out_bias, name="out")(out)
+        use_bias=cfg.out_bias, lora=cfg.lora, name="out")(
+            out, deterministic=deterministic)
 
 class DecoderLayer(nn.Module):
   """Pre-norm attention and SwiGLU blocks; (x, None) so nn.scan can stack it."""
@@ -210,12 +222,12 @@ class DecoderLayer(nn.Module):
     norm = lambda name: layers.RMSNorm(cfg.rms_norm_eps, cfg.compute_dtype,
                                        name=name)
     dropout = nn.Dropout(cfg.dropout_rate)
-    h = Attention(cfg, self.decode, name="attention")(
+    h = Attention(cfg, self.decode, self.deterministic, name="attention")(
         norm("pre_attention_norm")(x), positions, mask)
     x = x + dropout(h, deterministic=self.deterministic)
     h = layers.GatedMlp(cfg.d_ff, nn.silu, cfg.dropout_rate, cfg.compute_dtype,
                         gate_name="gate", up_name="up", down_name="down",
-                        use_bias=cfg.mlp_bias, name="mlp")(
+                        use_bias=cfg.mlp_bias, lora=cfg.lora, name="mlp")(
                             norm("pre_mlp_norm")(x),
                             deterministic=self.deterministic)
     x = x + dropout(h, deterministic=self.deterministic)
@@ -229,7 +241,8 @@ class Decoder(nn.Module):
   @nn.compact
   def __call__(self, tokens: Array, positions: Array, mask: Array, *,
                decode: bool = False, deterministic: bool = True,
-               logits_at: Array | None = None) -> Array:
+               logits_at: Array | None = None,
+               prompt_start: Array | None = None) -> Array:
     """Args:
       tokens: [batch, length] int32.
       positions: [batch, length] RoPE positions.
@@ -237,12 +250,23 @@ class Decoder(nn.Module):
         length when decoding.
       logits_at: optional [batch, n] slots: logits only there ([batch, n,
         vocab]), which spares the output layer on positions nobody reads.
+      prompt_start: with `config.prompt`, [batch] slot where each row's P
+        placeholder slots begin (`DecoderOnlyModel` lays them out); the
+        prompt vectors replace those slots' embeddings. None: no slot holds
+        the prompt (e.g. a cached step after the prompt).
     """
     cfg = self.config
     embedder = layers.Embed(cfg.vocab_size, cfg.d_model, cfg.compute_dtype,
                             embedding_init=nn.initializers.normal(0.02),
                             name="token_embedder")
     x = embedder(tokens)
+    if cfg.prompt is not None:
+      # Created even when unused, so init makes it.
+      prompt = layers.PromptEmbedding(cfg.prompt.length, cfg.d_model,
+                                      prompt_tuning.uniform_init(cfg.prompt),
+                                      name="prompt")()
+      if prompt_start is not None:
+        x = prompt_tuning.place(x, prompt, prompt_start)
     x = nn.Dropout(cfg.dropout_rate)(x, deterministic=deterministic)
     x = layers.constrain(x, ("batch", "length", "embed"))
     x = layers.run_layers(DecoderLayer, cfg, x, positions, mask,
@@ -258,6 +282,6 @@ class Decoder(nn.Module):
       logits = layers.DenseGeneral(
           (cfg.vocab_size,), ("embed",), ("vocab",),
           kernel_init=nn.initializers.normal(0.02), dtype=cfg.compute_dtype,
-          name="logits_dense")(x)
+          lora=cfg.lora, name="logits_dense")(x, deterministic=deterministic)
     return layers.constrain(logits.astype(jnp.float32),
                             ("batch", "length", "vocab"))

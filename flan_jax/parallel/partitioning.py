@@ -54,6 +54,11 @@ DEFAULT_RULES: LogicalRules = (
     ("length", None),
     ("relpos_buckets", None),
     ("layers", None),
+    # Parameter-efficient tuning: a LoRA adapter's rank and a prompt's
+    # length are small; their other axis (embed, heads, mlp...) carries the
+    # split, as the kernel's would.
+    ("lora_rank", None),
+    ("prompt", None),
 )
 
 # FSDP: parameters' embed dimension over the data axis (activations keep
