@@ -41,8 +41,8 @@ from flan_jax.checkpoints import checkpointer  # pylint: disable=g-import-not-at
 from flan_jax.models import encoder_decoder  # pylint: disable=g-import-not-at-top
 from flan_jax.models import t5  # pylint: disable=g-import-not-at-top
 from flan_jax.parallel import partitioning  # pylint: disable=g-import-not-at-top
+from flan_jax.steps import builder  # pylint: disable=g-import-not-at-top
 from flan_jax.train import optimizers  # pylint: disable=g-import-not-at-top
-from flan_jax.train import train_state  # pylint: disable=g-import-not-at-top
 from flan_jax.train import trainer  # pylint: disable=g-import-not-at-top
 
 LENGTHS = {"inputs": 24, "targets": 8}
@@ -84,9 +84,10 @@ def run(model_dir: str, steps: int, mesh_shape=None, batch_size: int = 8,
 def final_params(model_dir: str, batch_size: int = 8) -> dict:
   """The newest checkpoint's parameters as host numpy arrays."""
   model = tiny_model()
-  shapes = train_state.model_input_shapes(model.feature_converter(pack=True),
-                                          LENGTHS, batch_size)
-  abstract, _ = train_state.param_logical_axes(model, shapes)
+  shapes = builder.model_input_shapes(model.feature_converter(pack=True),
+                                      LENGTHS, batch_size)
+  abstract = builder.StepBuilder(model, partitioning.Partitioner(),
+                                 shapes).abstract_params
   ckpt = checkpointer.Checkpointer(os.path.join(model_dir, "checkpoints"),
                                   read_only=True)
   params, _, _ = ckpt.restore(ckpt.latest_step(), abstract, None)

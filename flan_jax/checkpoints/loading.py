@@ -11,7 +11,7 @@ A user names a checkpoint in one of three ways, all accepted everywhere
 may be a local path or a ``gs://`` URI.
 `load_params` restores the parameters only, into the shapes the model
 states (`Model.abstract_params`) and, given a partitioner, directly into
-their shardings.
+the shardings the trainer gives them (`flan_jax.steps.builder`).
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from __future__ import annotations
 import os
 
 import flax.linen as nn
-import jax
 
 from flan_jax import storage
 from flan_jax.checkpoints.checkpointer import (Checkpointer,
                                                CheckpointNotFoundError)
 from flan_jax.models import api
 from flan_jax.parallel import partitioning
+from flan_jax.steps.builder import StepBuilder
 
 
 def checkpoint_steps(path: str) -> tuple[str, list[int]]:
@@ -85,15 +85,10 @@ def load_params(model: api.Model, directory: str, step: int,
   With a partitioner the parameters land directly in their shardings;
   without one, on the default device.
   """
-  abstract = model.abstract_params()
   if partitioner is None:
-    like = nn.unbox(abstract)
+    like = nn.unbox(model.abstract_params())
   else:
-    shardings = partitioner.logical_to_sharding(
-        nn.get_partition_spec(abstract))
-    like = jax.tree.map(
-        lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
-        nn.unbox(abstract), shardings)
+    like = StepBuilder(model, partitioner).restore_target()
   checkpointer = Checkpointer(directory, read_only=True)
   try:
     params, _, _ = checkpointer.restore(step, like, None)

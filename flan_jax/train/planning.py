@@ -17,10 +17,11 @@ from typing import Mapping
 
 import jax
 import jax.numpy as jnp
-from jax.sharding import AbstractMesh, NamedSharding, PartitionSpec
 
 from flan_jax.models import api
 from flan_jax.parallel import partitioning
+from flan_jax.steps import builder as builder_lib
+from flan_jax.steps.builder import StepBuilder
 from flan_jax.train import train_state
 
 GIB = 1024**3
@@ -52,34 +53,48 @@ class MemoryPlan:
     return self.total_bytes <= USABLE_FRACTION * self.device_memory_bytes
 
 
+def plan_builder(*, model: api.Model, optimizer, mesh_shape: Mapping[str, int],
+                 num_devices: int, batch_size: int,
+                 task_feature_lengths: Mapping[str, int], fsdp: bool = False,
+                 logical_axis_rules=None, pack: bool = True,
+                 partitioner: partitioning.Partitioner | None = None,
+                 seed: int = 0) -> StepBuilder:
+  """The trainer's step builder for a plan: on `partitioner` when given (a
+  TPU topology's mesh), else on an abstract mesh of `num_devices`."""
+  if partitioner is None:
+    partitioner = partitioning.Partitioner.abstract(
+        mesh_shape, num_devices, fsdp=fsdp,
+        logical_axis_rules=logical_axis_rules)
+  shapes = builder_lib.model_input_shapes(model.feature_converter(pack=pack),
+                                          task_feature_lengths, batch_size)
+  return train_state.step_builder(model, optimizer, partitioner, shapes, seed)
+
+
 def plan_memory(*, model: api.Model | None, optimizer, mesh_shape: Mapping[str, int],
                 num_devices: int, batch_size: int,
                 task_feature_lengths: Mapping[str, int], fsdp: bool = False,
                 logical_axis_rules=None, num_microbatches: int = 1,
                 pack: bool = True,
-                device_memory_gib: float | None = None) -> MemoryPlan:
-  """Per-device memory of one train step of `model` on `mesh_shape`."""
+                device_memory_gib: float | None = None,
+                partitioner: partitioning.Partitioner | None = None
+                ) -> MemoryPlan:
+  """Per-device memory of one train step of `model` on `mesh_shape` (on an
+  abstract mesh, or on `partitioner`'s when given)."""
   if model is None or optimizer is None or batch_size is None:
     raise ValueError("plan needs MODEL, train.optimizer and train.batch_size "
                      "bound (include a gin/runs file or bind them)")
-  sizes = partitioning.resolve_mesh_shape(mesh_shape, num_devices)
-  rules = logical_axis_rules or partitioning.make_rules(fsdp)
-  mesh = AbstractMesh(tuple(sizes.values()), tuple(sizes))
-  converter = model.feature_converter(pack=pack)
-  lengths = converter.get_model_feature_lengths(task_feature_lengths)
-  shapes = {k: (batch_size, v) for k, v in lengths.items()}
-  state, axes, _ = train_state.abstract_state(model, optimizer, shapes)
-
-  def param_sharding(leaf, leaf_axes):
-    spec = partitioning.fit_spec_to_shape(
-        partitioning.logical_to_mesh_spec(leaf_axes, rules), leaf.shape, sizes)
-    return NamedSharding(mesh, spec)
-
-  param_shardings = jax.tree.map(param_sharding, state.params, axes,
-                                 is_leaf=lambda x: isinstance(x, tuple))
-  replicated = NamedSharding(mesh, PartitionSpec())
-  opt_shardings = partitioning.state_shardings_like(
-      state.opt_state, state.params, param_shardings, replicated)
+  builder = plan_builder(model=model, optimizer=optimizer,
+                         mesh_shape=mesh_shape, num_devices=num_devices,
+                         batch_size=batch_size,
+                         task_feature_lengths=task_feature_lengths, fsdp=fsdp,
+                         logical_axis_rules=logical_axis_rules, pack=pack,
+                         partitioner=partitioner)
+  sizes = dict(builder.partitioner.mesh.shape)
+  rules = builder.partitioner.logical_axis_rules
+  lengths = {k: v[1] for k, v in builder.input_shapes.items()}
+  state = builder.abstract_state
+  param_shardings = builder.state_shardings.params
+  opt_shardings = builder.state_shardings.opt_state
   params_bytes = train_state.bytes_per_device(state.params, param_shardings,
                                               sizes)
   # Gradients are float32 like the parameters; accumulating microbatches

@@ -51,12 +51,11 @@ from flan_jax.checkpoints import run_lock
 from flan_jax.data import registry
 from flan_jax.models import api
 from flan_jax.parallel import partitioning
+from flan_jax.steps.builder import TrainState, model_input_shapes
 from flan_jax.train import input_pipeline
 from flan_jax.train import mfu
 from flan_jax.train import optimizers
-from flan_jax.train.train_state import (TrainState, abstract_state,
-                                        initial_state, jit_train_step,
-                                        make_train_step, model_input_shapes)
+from flan_jax.train.train_state import make_train_step, step_builder
 
 log = logging.getLogger("flan_jax")
 
@@ -236,10 +235,10 @@ def train(*,
       async_save=async_checkpoints)
   # A checkpoint written by another model or optimizer stops the run here,
   # from shapes alone, before anything is initialised or compiled.
-  abstract, _, _ = abstract_state(model, optimizer, shapes, seed)
-  checkpointer.check_latest_fits(abstract.params, abstract.opt_state)
-  state, shardings, tx = initial_state(model, optimizer, partitioner, shapes,
-                                       seed)
+  builder = step_builder(model, optimizer, partitioner, shapes, seed)
+  checkpointer.check_latest_fits(builder.abstract_state.params,
+                                 builder.abstract_state.opt_state)
+  state = builder.init_state()
   data_meta = {"mixture": mixture_or_task_name, "seed": seed,
                "batch_size": batch_size,
                "task_feature_lengths": dict(task_feature_lengths),
@@ -274,8 +273,8 @@ def train(*,
 
   if restored is None:
     save(0)
-  step_fn = jit_train_step(make_train_step(model, tx, seed, num_microbatches),
-                           shardings, partitioner)
+  step_fn = builder.jit_train_step(
+      make_train_step(model, builder.tx, seed, num_microbatches))
   writer = _SummaryWriter(os.path.join(model_dir, "train"))
   flops_per_step = model.train_flops(shapes)
   peak, peak_source = mfu.peak_flops_per_device(model.compute_dtype)

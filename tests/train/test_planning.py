@@ -27,11 +27,7 @@ def test_plan_memory_from_shapes_alone():
                                                        "num_devices": 1})
   assert whole.num_params == sum(
       int(np.prod(p.shape)) for p in jax.tree.leaves(
-          train_state.param_logical_axes(
-              toy_training.tiny_model(),
-              train_state.model_input_shapes(
-                  toy_training.tiny_model().feature_converter(pack=True),
-                  toy_training.LENGTHS, 16))[0]))
+          toy_training.tiny_model().abstract_params()))
   assert whole.params_bytes == whole.params_total_bytes == 4 * whole.num_params
   assert whole.fits
   dp = planning.plan_memory(mesh_shape={"data": 8, "model": 1}, **kwargs)
