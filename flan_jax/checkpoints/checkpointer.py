@@ -280,6 +280,19 @@ class Checkpointer:
           f"checkpoint {step} in {self.directory} is incomplete")
     return restored["params"], restored.get("opt_state"), restored["meta"]
 
+  def read_meta(self, step: int) -> dict[str, Any]:
+    """The JSON "meta" item of a step alone (e.g. an adapter checkpoint's
+    record of its base), without reading any array."""
+    self._require(step)
+    try:
+      restored = self._manager.restore(
+          step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
+    except Exception as e:  # pylint: disable=broad-except
+      raise CheckpointDamagedError(
+          f"meta of checkpoint {step} in {self.directory} unreadable: "
+          f"{type(e).__name__}") from e
+    return restored["meta"] or {}
+
   def restore_latest(self, params_like: Any, opt_state_like: Any | None
                      ) -> tuple[int, Any, Any, dict[str, Any]] | None:
     """The newest checkpoint that reads back whole, or None if there is none.

@@ -11,7 +11,9 @@ A user names a checkpoint in one of three ways, all accepted everywhere
 may be a local path or a ``gs://`` URI.
 `load_params` restores the parameters only, into the shapes the model
 states (`Model.abstract_params`) and, given a partitioner, directly into
-the shardings the trainer gives them (`flan_jax.steps.builder`).
+the shardings the trainer gives them (`flan_jax.steps.builder`). For a
+LoRA or prompt-tuning model it reads the adapters and puts them onto the
+base their checkpoint records (`adapter_base`), unmerged.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ import os
 import flax.linen as nn
 
 from flan_jax import storage
+from flan_jax.checkpoints import adapter_base
 from flan_jax.checkpoints.checkpointer import (Checkpointer,
                                                CheckpointNotFoundError)
 from flan_jax.models import api
+from flan_jax.models import trainable
 from flan_jax.parallel import partitioning
 from flan_jax.steps.builder import StepBuilder
 
@@ -91,10 +95,18 @@ def load_params(model: api.Model, directory: str, step: int,
     like = StepBuilder(model, partitioner).restore_target()
   checkpointer = Checkpointer(directory, read_only=True)
   try:
-    params, _, _ = checkpointer.restore(step, like, None)
+    base = (checkpointer.read_meta(step).get("base")
+            if trainable.is_parameter_efficient(model.config) else None)
+    if base is None:  # every parameter is in the checkpoint
+      params, _, _ = checkpointer.restore(step, like, None)
+      return params
+    trained_like, frozen_like = trainable.split(model.config, like)
+    trained, _, _ = checkpointer.restore(step, trained_like, None)
   finally:
     checkpointer.close()
-  return params
+  frozen = adapter_base.load(base, model, frozen_like,
+                             f"checkpoint {directory}/{step}")
+  return trainable.combine(trained, frozen)
 
 
 def export_params(model: api.Model, directory: str, step: int,

@@ -27,7 +27,11 @@ On a {"data": 1, "model": 8} mesh the 4 heads do not split 8 ways, so the
 query kernel keeps its heads replicated: P(None, None, None).
 
 The train state's structure (`TrainState`) is decided here too: the state
-is what `init_state` builds, and its shardings are derived from it.
+is what `init_state` builds, and its shardings are derived from it. Its
+`params` are what is trained and `frozen` the rest (`models.trainable`):
+full finetuning trains everything (frozen is None, the state as before);
+a LoRA or prompt-tuning run trains its adapters, so the optimizer state,
+gradients and microbatch accumulators exist for them alone.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ import optax
 from jax.sharding import NamedSharding, PartitionSpec
 
 from flan_jax.models import api
+from flan_jax.models import trainable
 from flan_jax.parallel import partitioning
 
 # The optimizer for parameters with these logical axes (names per leaf):
@@ -55,9 +60,16 @@ InputShapes = Mapping[str, tuple[int, ...]]
 
 @flax.struct.dataclass
 class TrainState:
+  """step, the trained parameters, their optimizer state, and the frozen
+  parameters (None when everything trains)."""
   step: jax.Array
   params: Any
   opt_state: Any
+  frozen: Any = None
+
+  def all_params(self) -> Any:
+    """The model's whole parameter tree."""
+    return trainable.combine(self.params, self.frozen)
 
 
 def model_input_shapes(feature_converter, task_feature_lengths: Mapping[str, int],
@@ -129,15 +141,22 @@ class StepBuilder:
 
   # ---- train state ----------------------------------------------------------
 
+  def split(self, tree: Any) -> tuple[Any, Any]:
+    """(trained, frozen) parts of a parameter-shaped tree (`trainable`)."""
+    return trainable.split(self.model.config, tree)
+
   @functools.cached_property
   def tx(self) -> optax.GradientTransformation:
+    """The optimizer of the trained parameters (their axes alone)."""
     if self.optimizer is None:
       raise ValueError("StepBuilder.optimizer is needed for the train state")
-    return self.optimizer(self.param_axes)
+    return self.optimizer(self.split(self.param_axes)[0])
 
   def _init_state(self, rng) -> TrainState:
     params = nn.unbox(self.model.init_variables(rng, self.input_shapes)["params"])
-    return TrainState(jnp.zeros((), jnp.int32), params, self.tx.init(params))
+    trained, frozen = self.split(params)
+    return TrainState(jnp.zeros((), jnp.int32), trained, self.tx.init(trained),
+                      frozen)
 
   @functools.cached_property
   def abstract_state(self) -> TrainState:
@@ -148,11 +167,11 @@ class StepBuilder:
   def state_shardings(self) -> TrainState:
     """Shardings of every leaf of the train state (params, optimizer, step)."""
     state = self.abstract_state
+    trained, frozen = self.split(self.param_shardings)
     opt_shardings = partitioning.state_shardings_like(
-        state.opt_state, state.params, self.param_shardings,
-        self.partitioner.replicated)
-    return TrainState(self.partitioner.replicated, self.param_shardings,
-                      opt_shardings)
+        state.opt_state, state.params, trained, self.partitioner.replicated)
+    return TrainState(self.partitioner.replicated, trained, opt_shardings,
+                      frozen)
 
   def init_state(self) -> TrainState:
     """Parameters and optimizer state initialised in their shardings.

@@ -25,6 +25,7 @@ import optax
 from jax.sharding import NamedSharding, PartitionSpec
 
 from flan_jax.models import api
+from flan_jax.models import trainable
 from flan_jax.parallel import partitioning
 from flan_jax.steps.builder import InputShapes, StepBuilder, TrainState
 from flan_jax.train import optimizers
@@ -85,14 +86,20 @@ def make_train_step(model: api.Model, tx: optax.GradientTransformation, dropout_
   in a `lax.scan`, so activation memory is that of one microbatch while the
   update equals the full batch's (up to float summation order).
   """
-  grad_fn = jax.value_and_grad(model.loss_fn, has_aux=True)
+  # Gradients of the trained parameters only; the frozen ones (None in full
+  # finetuning, where this is model.loss_fn itself) are closed over.
+  def loss_of_trained(params, frozen, batch, rng):
+    return model.loss_fn(trainable.combine(params, frozen), batch, rng)
+
+  grad_of_trained = jax.value_and_grad(loss_of_trained, has_aux=True)
   constant_norm = model.loss_normalizing_factor is not None
 
-  def full_batch(params, batch, rng):
-    (_, metrics), grads = grad_fn(params, batch, rng)
+  def full_batch(params, frozen, batch, rng):
+    (_, metrics), grads = grad_of_trained(params, frozen, batch, rng)
     return grads, metrics
 
-  def accumulated(params, batch, rng):
+  def accumulated(params, frozen, batch, rng):
+    grad_fn = lambda p, b, r: grad_of_trained(p, frozen, b, r)
     micro = _split_microbatches(batch, num_microbatches)
 
     def body(carry, xs):
@@ -129,9 +136,11 @@ def make_train_step(model: api.Model, tx: optax.GradientTransformation, dropout_
   def train_step(state: TrainState, batch):
     dropout_rng = jax.random.fold_in(jax.random.key(dropout_seed), state.step)
     if num_microbatches > 1:
-      grads, metrics = accumulated(state.params, batch, dropout_rng)
+      grads, metrics = accumulated(state.params, state.frozen, batch,
+                                   dropout_rng)
     else:
-      grads, metrics = full_batch(state.params, batch, dropout_rng)
+      grads, metrics = full_batch(state.params, state.frozen, batch,
+                                  dropout_rng)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     metrics = dict(metrics)
@@ -139,7 +148,7 @@ def make_train_step(model: api.Model, tx: optax.GradientTransformation, dropout_
     # One pass over the new parameters: a bad update shows up here at the
     # step that made it, before anything saves those parameters.
     metrics["param_norm"] = optax.tree.norm(params)
-    return TrainState(state.step + 1, params, opt_state), metrics
+    return TrainState(state.step + 1, params, opt_state, state.frozen), metrics
 
   return train_step
 
