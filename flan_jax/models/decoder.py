@@ -106,7 +106,8 @@ class DecoderConfig:
 
   @property
   def num_params(self) -> int:
-    """Parameters `Decoder(self).init` creates."""
+    """Parameters `Decoder(self).init` creates for the base network
+    (LoRA adapters and a prompt are not counted; `trainable` sizes them)."""
     d, q = self.d_model, self.num_heads * self.head_dim
     kv = self.num_kv_heads * self.head_dim
     attention = 2 * d * q + 2 * d * kv

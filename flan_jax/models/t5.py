@@ -89,7 +89,8 @@ class T5Config:
 
   @property
   def num_params(self) -> int:
-    """Parameters `Transformer(self).init` creates."""
+    """Parameters `Transformer(self).init` creates for the base network
+    (LoRA adapters and a prompt are not counted; `trainable` sizes them)."""
     d, hk = self.d_model, self.num_heads * self.head_dim
     attention, mlp = 4 * d * hk, 3 * d * self.d_ff
     encoder_layer = attention + mlp + 2 * d

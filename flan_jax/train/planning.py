@@ -40,6 +40,9 @@ class MemoryPlan:
   activations_bytes: int
   device_memory_bytes: int | None
   tokens_per_device: int
+  # Parameters that train (all of them unless LoRA or prompt tuning):
+  # gradients and optimizer state exist for these alone.
+  trainable_total_bytes: int | None = None
 
   @property
   def total_bytes(self) -> int:
@@ -93,13 +96,17 @@ def plan_memory(*, model: api.Model | None, optimizer, mesh_shape: Mapping[str, 
   rules = builder.partitioner.logical_axis_rules
   lengths = {k: v[1] for k, v in builder.input_shapes.items()}
   state = builder.abstract_state
-  param_shardings = builder.state_shardings.params
-  opt_shardings = builder.state_shardings.opt_state
-  params_bytes = train_state.bytes_per_device(state.params, param_shardings,
-                                              sizes)
-  # Gradients are float32 like the parameters; accumulating microbatches
-  # keeps a float32 running sum beside each microbatch's gradient.
-  gradients_bytes = params_bytes * (2 if num_microbatches > 1 else 1)
+  shardings = builder.state_shardings
+  opt_shardings = shardings.opt_state
+  trained_bytes = train_state.bytes_per_device(state.params, shardings.params,
+                                               sizes)
+  params_bytes = trained_bytes + (0 if state.frozen is None else
+                                  train_state.bytes_per_device(
+                                      state.frozen, shardings.frozen, sizes))
+  # Gradients are float32 like the parameters, for the trained ones only;
+  # accumulating microbatches keeps a float32 running sum beside each
+  # microbatch's gradient.
+  gradients_bytes = trained_bytes * (2 if num_microbatches > 1 else 1)
   optimizer_bytes = train_state.bytes_per_device(state.opt_state,
                                                  opt_shardings, sizes)
 
@@ -118,8 +125,9 @@ def plan_memory(*, model: api.Model | None, optimizer, mesh_shape: Mapping[str, 
   # models have only the latter, inputs included).
   tokens_per_example = (lengths.get("encoder_input_tokens", 0) +
                         lengths["decoder_target_tokens"])
-  params_total = sum(math.prod(p.shape) * jnp.dtype(p.dtype).itemsize
-                     for p in jax.tree.leaves(state.params))
+  total = lambda tree: sum(math.prod(p.shape) * jnp.dtype(p.dtype).itemsize
+                           for p in jax.tree.leaves(tree))
+  params_total = total(state.params) + total(state.frozen)
   return MemoryPlan(
       mesh_shape=dict(sizes), num_params=model.num_params,
       params_total_bytes=params_total, params_bytes=params_bytes,
@@ -127,7 +135,8 @@ def plan_memory(*, model: api.Model | None, optimizer, mesh_shape: Mapping[str, 
       activations_bytes=acts,
       device_memory_bytes=(None if device_memory_gib is None
                            else int(device_memory_gib * GIB)),
-      tokens_per_device=batch_per_device * tokens_per_example)
+      tokens_per_device=batch_per_device * tokens_per_example,
+      trainable_total_bytes=total(state.params))
 
 
 def format_plan(plan: MemoryPlan) -> str:
@@ -136,7 +145,11 @@ def format_plan(plan: MemoryPlan) -> str:
       f"mesh                 {plan.mesh_shape} "
       f"({math.prod(plan.mesh_shape.values())} devices)",
       f"parameters           {plan.num_params / 1e9:.3f} B "
-      f"({plan.params_total_bytes / GIB:.1f} GiB in all)",
+      f"({plan.params_total_bytes / GIB:.1f} GiB in all" + (
+          "" if plan.trainable_total_bytes in (None, plan.params_total_bytes)
+          else f"; {plan.trainable_total_bytes / 2**20:.2f} MiB trainable"
+          f" ({plan.trainable_total_bytes / plan.params_total_bytes:.3%})")
+      + ")",
       "per device:",
       f"  parameters         {gib(plan.params_bytes)}",
       f"  gradients          {gib(plan.gradients_bytes)}",
