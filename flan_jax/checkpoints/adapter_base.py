@@ -9,8 +9,9 @@ a record of the base the adapters sit on:
               "fingerprint": "3f9c0a..."}}   # `trainable.fingerprint`
 
 Whoever reads the adapters (a resumed run, an eval job, inference, export)
-loads the base from the record and checks the fingerprint, so adapters are
-never put onto a base other than theirs, and nothing is merged on disk.
+loads the base from the record (`loading.load_base`) and checks the
+fingerprint here, so adapters are never put onto a base other than theirs,
+and nothing is merged on disk.
 """
 
 from __future__ import annotations
@@ -18,12 +19,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import jax
-
 from flan_jax import errors
 from flan_jax import storage
-from flan_jax.checkpoints.checkpointer import Checkpointer
-from flan_jax.models import api
 from flan_jax.models import trainable
 
 log = logging.getLogger("flan_jax")
@@ -48,29 +45,3 @@ def check(saved: dict[str, Any], frozen: Any, where: str) -> None:
         f"{saved['fingerprint']}), but the base given now has fingerprint "
         f"{found}: use the base the adapters were trained on (or train the "
         f"adapters anew into another MODEL_DIR)")
-
-
-def restore_frozen(path: str, frozen_like: Any) -> Any:
-  """The frozen part of a base checkpoint step, into `frozen_like`'s
-  shapes (and shardings, when it holds arrays or sharded structs)."""
-  # Imported here: loading imports this module.
-  from flan_jax.checkpoints import loading  # pylint: disable=g-import-not-at-top
-  directory, step = loading.step_directory(path)
-  checkpointer = Checkpointer(directory, read_only=True)
-  try:
-    frozen, _, _ = checkpointer.restore(step, frozen_like, None)
-  finally:
-    checkpointer.close()
-  return frozen
-
-
-def load(saved: dict[str, Any], model: api.Model, frozen_like: Any,
-         where: str) -> Any:
-  """The recorded base's frozen parameters, checked against the record."""
-  if saved.get("path"):
-    frozen = restore_frozen(saved["path"], frozen_like)
-  else:  # a run from the model's own init: the same seed gives it again
-    params = model.initial_params(jax.random.key(saved["seed"]))
-    frozen = trainable.split(model.config, params)[1]
-  check(saved, frozen, where)
-  return frozen

@@ -19,8 +19,10 @@ base their checkpoint records (`adapter_base`), unmerged.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import flax.linen as nn
+import jax
 
 from flan_jax import storage
 from flan_jax.checkpoints import adapter_base
@@ -104,9 +106,34 @@ def load_params(model: api.Model, directory: str, step: int,
     trained, _, _ = checkpointer.restore(step, trained_like, None)
   finally:
     checkpointer.close()
-  frozen = adapter_base.load(base, model, frozen_like,
-                             f"checkpoint {directory}/{step}")
+  frozen = load_base(base, model, frozen_like,
+                     f"checkpoint {directory}/{step}")
   return trainable.combine(trained, frozen)
+
+
+def restore_frozen(path: str, frozen_like: Any) -> Any:
+  """The frozen part of a base checkpoint step, into `frozen_like`'s
+  shapes (and shardings, when it holds arrays or sharded structs)."""
+  directory, step = step_directory(path)
+  checkpointer = Checkpointer(directory, read_only=True)
+  try:
+    frozen, _, _ = checkpointer.restore(step, frozen_like, None)
+  finally:
+    checkpointer.close()
+  return frozen
+
+
+def load_base(saved: dict[str, Any], model: api.Model, frozen_like: Any,
+              where: str) -> Any:
+  """The frozen parameters of the base an adapter checkpoint records
+  (`adapter_base`), checked against its fingerprint."""
+  if saved.get("path"):
+    frozen = restore_frozen(saved["path"], frozen_like)
+  else:  # a run from the model's own init: the same seed gives it again
+    params = model.initial_params(jax.random.key(saved["seed"]))
+    frozen = trainable.split(model.config, params)[1]
+  adapter_base.check(saved, frozen, where)
+  return frozen
 
 
 def export_params(model: api.Model, directory: str, step: int,

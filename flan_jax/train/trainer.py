@@ -507,7 +507,7 @@ def _load_frozen_base(model: api.Model, state: TrainState,
   if saved is not None:
     initial_checkpoint, seed = saved.get("path"), saved.get("seed", seed)
   if initial_checkpoint:
-    state = state.replace(frozen=adapter_base.restore_frozen(
+    state = state.replace(frozen=loading.restore_frozen(
         initial_checkpoint, state.frozen))
     log.info("frozen base from %s", initial_checkpoint)
   record = adapter_base.record(initial_checkpoint, seed, state.frozen)

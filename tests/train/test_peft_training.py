@@ -196,7 +196,7 @@ def test_adapters_onto_another_base_and_another_rank_are_refused(
   writer.close()
   frozen_like = trainable.split(model.config, _abstract(model))[1]
   with pytest.raises(adapter_base.BaseMismatchError, match="fingerprint"):
-    adapter_base.load({**record, "path": os.path.join(other, "0")}, model,
+    loading.load_base({**record, "path": os.path.join(other, "0")}, model,
                       frozen_like, "checkpoint x")
   # Resuming the run with another rank: one line, nothing written.
   before = sorted(os.listdir(os.path.join(model_dir, "checkpoints")))
