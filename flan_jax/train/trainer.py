@@ -231,6 +231,10 @@ def train(*,
       keep_checkpoints=keep_checkpoints,
       keep_checkpoint_period=keep_checkpoint_period, seed=seed)
   shapes = model_input_shapes(converter, task_feature_lengths, batch_size)
+  if trainable.is_parameter_efficient(model.config):
+    # A LoRA pattern that matches no layer stops here, from shapes alone,
+    # before MODEL_DIR is created.
+    model.abstract_params()
 
   checkpointer = checkpointer_lib.Checkpointer(
       os.path.join(model_dir, "checkpoints"), save_interval_steps=1,
