@@ -292,3 +292,29 @@ def test_a_lora_run_on_a_4_device_fsdp_mesh_matches_1_device(base_checkpoint,
     runs[devices] = json.loads(out.strip().splitlines()[-1])["losses"]
   print(f"\nLoRA losses 1 device {runs[1]}\n            4 devices {runs[4]}")
   np.testing.assert_allclose(runs[4], runs[1], rtol=2e-4)
+
+
+def test_export_reads_an_adapter_checkpoint_merged_and_as_peft(lora_run,
+                                                               tmp_path):
+  import torch  # pylint: disable=g-import-not-at-top
+  import transformers  # pylint: disable=g-import-not-at-top
+  from flan_jax.checkpoints import hf_conversion  # pylint: disable=g-import-not-at-top
+  model_dir, _ = lora_run
+  model = toy_training.tiny_model(lora=LORA)
+  step_dir = os.path.join(model_dir, "checkpoints", "4")
+  merged = hf_conversion.export_checkpoint(model, step_dir,
+                                           str(tmp_path / "merged"))
+  adapters = hf_conversion.export_checkpoint(model, step_dir,
+                                             str(tmp_path / "peft"), peft=True)
+  with open(os.path.join(adapters, "adapter_config.json")) as f:
+    assert json.load(f)["target_modules"] == ["q", "v", "wo"]
+  params = loading.load_params(model, os.path.join(model_dir, "checkpoints"),
+                               4)
+  tokens = np.random.RandomState(0).randint(2, 1024, (2, 7))
+  ours = model.module.apply({"params": params}, tokens, tokens[:, :4])
+  reference = transformers.T5ForConditionalGeneration.from_pretrained(
+      merged, dtype=torch.float32).eval()
+  with torch.no_grad():
+    theirs = reference(input_ids=torch.tensor(tokens),
+                       decoder_input_ids=torch.tensor(tokens[:, :4])).logits
+  np.testing.assert_allclose(np.asarray(ours), theirs.numpy(), atol=1e-4)
