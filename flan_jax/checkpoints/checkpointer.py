@@ -112,7 +112,8 @@ def first_difference(expected: Any, stored: Any) -> str | None:
 
 
 _LIKELY_CAUSE = {
-    "params": "it was written by another model (check the model gin, MODEL)",
+    "params": "it was written by another model (check the model gin, MODEL, "
+              "and a LoRA rank, targets or prompt length)",
     "opt_state": "it was written with another optimizer or optimizer "
                  "settings (check make_optimizer)",
 }
