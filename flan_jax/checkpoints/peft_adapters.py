@@ -159,7 +159,8 @@ _PLAIN_LORA = {"use_dora": False, "use_rslora": False, "bias": "none",
                "fan_in_fan_out": False, "modules_to_save": None,
                "rank_pattern": {}, "alpha_pattern": {},
                "layers_to_transform": None, "layer_replication": None,
-               "use_qalora": False, "lora_bias": False}
+               "use_qalora": False, "lora_bias": False,
+               "trainable_token_indices": None, "target_parameters": None}
 
 
 def read_adapter_config(peft_dir: str) -> dict[str, Any]:

@@ -364,8 +364,8 @@ class Transformer(nn.Module):
     mask = masks.segment_mask(segments, segments)
     x = self.token_embedder(encoder_input_tokens)
     if cfg.prompt is not None:
-      prompt = jnp.broadcast_to(self.prompt().astype(x.dtype),
-                                (x.shape[0], *self.prompt().shape))
+      prompt = self.prompt().astype(x.dtype)
+      prompt = jnp.broadcast_to(prompt, (x.shape[0], *prompt.shape))
       x = jnp.concatenate([prompt, x], axis=1)
     x = self.dropout(x, deterministic=deterministic)
     x = layers.constrain(x, ("batch", "length", "embed"))
