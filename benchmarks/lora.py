@@ -31,13 +31,19 @@ import dataclasses
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import runpy  # pylint: disable=g-import-not-at-top
+import types  # pylint: disable=g-import-not-at-top
 
 import jax  # pylint: disable=g-import-not-at-top
 import numpy as np  # pylint: disable=g-import-not-at-top
 
-import train_throughput  # pylint: disable=g-import-not-at-top
+# The model shape, batch, timing and flan_jax step of the throughput
+# benchmark, shared (a sibling script, not a package: read by path; its
+# imports need the same "hf" extra).
+train_throughput = types.SimpleNamespace(**runpy.run_path(os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "train_throughput.py")))
 
 TARGETS = r"attention/(query|value)$"
 
