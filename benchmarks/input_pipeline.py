@@ -155,13 +155,13 @@ def _step_seconds(gin_model: str, layout, batch: int, devices: int,
                   peak: float, mfu: float = 0.45) -> float:
   import gin  # pylint: disable=g-import-not-at-top
   from flan_jax.cli import gin_config  # pylint: disable=g-import-not-at-top
-  from flan_jax.train import train_state  # pylint: disable=g-import-not-at-top
+  from flan_jax.steps import builder  # pylint: disable=g-import-not-at-top
   gin.clear_config()
   gin_config.parse_gin(
       [os.path.join(gin_config.REPO_GIN_DIR, "models", f"{gin_model}.gin")])
   model = gin_config.model_macro()
   gin.clear_config()
-  shapes = train_state.model_input_shapes(
+  shapes = builder.model_input_shapes(
       model.feature_converter(pack=True), layout.lengths, batch)
   return model.train_flops(shapes) / (mfu * peak * devices)
 

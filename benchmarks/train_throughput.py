@@ -86,10 +86,9 @@ def _timed_step(model, partitioner, shapes, batch):
   from flan_jax.train import train_state  # pylint: disable=g-import-not-at-top
   optimizer = optimizers.make_optimizer(name="adamw",
                                         learning_rate=LEARNING_RATE)
-  state, shardings, tx = train_state.initial_state(model, optimizer,
-                                                   partitioner, shapes, 0)
-  step_fn = train_state.jit_train_step(
-      train_state.make_train_step(model, tx, 0), shardings, partitioner)
+  steps = train_state.step_builder(model, optimizer, partitioner, shapes, 0)
+  state = steps.init_state()
+  step_fn = steps.jit_train_step(train_state.make_train_step(model, steps.tx, 0))
   holder = {"state": state}
   with partitioner.context():
     global_batch = partitioner.global_batch(batch)
@@ -107,7 +106,7 @@ def gin_model_step(name: str, bindings, batch_size: int, length: int,
   """flan_jax's train step on gin/models/<name>.gin with a random batch."""
   from flan_jax.cli import gin_config  # pylint: disable=g-import-not-at-top
   from flan_jax.parallel import partitioning  # pylint: disable=g-import-not-at-top
-  from flan_jax.train import train_state  # pylint: disable=g-import-not-at-top
+  from flan_jax.steps import builder  # pylint: disable=g-import-not-at-top
 
   gin_config.parse_gin(
       [os.path.join(gin_config.REPO_GIN_DIR, "models", f"{name}.gin")],
@@ -115,8 +114,8 @@ def gin_model_step(name: str, bindings, batch_size: int, length: int,
   model = gin_config.model_macro()
   partitioner = partitioning.Partitioner(fsdp=fsdp)
   lengths = {"inputs": length // 2, "targets": length - length // 2}
-  shapes = train_state.model_input_shapes(model.feature_converter(pack=True),
-                                          lengths, batch_size)
+  shapes = builder.model_input_shapes(model.feature_converter(pack=True),
+                                      lengths, batch_size)
   rng = np.random.default_rng(0)
   batch = {}
   for feature, shape in shapes.items():  # one example per row, all real

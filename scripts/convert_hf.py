@@ -19,6 +19,11 @@ attention soft cap, an unknown field) is refused; each family's adapter
 (flan_jax/models/hf_t5.py, hf_llama.py, hf_gemma3.py) lists its fields. Every tensor is
 checked against config.json first; any problem stops with one line naming
 the tensor or field, and OUTPUT_DIR is then never created.
+
+--peft_dir=ADAPTER adds a Hugging Face PEFT LoRA adapter (adapter_config.json
++ adapter_model.safetensors, e.g. trained with trl) to the checkpoint and its
+LoraConfig to model.gin; an adapter made for another base, or naming layers
+this base lacks, is refused in one line.
 """
 
 from flan_jax.cli import startup  # sets up TF logging before TensorFlow loads
@@ -43,6 +48,8 @@ _REMAT = flags.DEFINE_enum("remat_policy", "none",
                            "Rematerialisation policy recorded in model.gin.")
 _OVERWRITE = flags.DEFINE_bool("overwrite", False,
                                "Replace OUTPUT_DIR if it exists.")
+_PEFT_DIR = flags.DEFINE_string("peft_dir", None, "A PEFT LoRA adapter "
+                                "directory to put onto the converted base.")
 
 
 def main(argv):
@@ -51,6 +58,7 @@ def main(argv):
   startup.setup_logging()
   checkpoint = hf_conversion.convert_to_checkpoint(
       _HF_DIR.value, _OUTPUT_DIR.value, overwrite=_OVERWRITE.value,
+      peft_dir=_PEFT_DIR.value,
       dtype=_DTYPE.value, scan_layers=_SCAN.value, remat_policy=_REMAT.value)
   print(f"checkpoint: {checkpoint}\n"
         f"model gin:  {_OUTPUT_DIR.value}/model.gin\n"

@@ -10,6 +10,11 @@ or the model.gin written by convert_hf.py). The output holds config.json
 model.safetensors (float32) and the tokenizer files found in --tokenizer_dir;
 `transformers.AutoModel*.from_pretrained(OUTPUT_DIR)` loads it. The directory
 is written under a temporary name and renamed when complete.
+
+A LoRA run (a MODEL with a LoraConfig) exports merged, W + (alpha/r)·A·B; with
+--peft only its adapters are written, as adapter_config.json +
+adapter_model.safetensors with PEFT's tensor names, for
+`peft.PeftModel.from_pretrained(<the exported base>, OUTPUT_DIR)`.
 """
 
 from flan_jax.cli import startup  # sets up TF logging before TensorFlow loads
@@ -29,6 +34,11 @@ _TOKENIZER_DIR = flags.DEFINE_string(
     "copy alongside the weights.")
 _OVERWRITE = flags.DEFINE_bool("overwrite", False,
                                "Replace OUTPUT_DIR if it exists.")
+_PEFT = flags.DEFINE_bool("peft", False, "Write the LoRA adapters alone as a "
+                          "Hugging Face PEFT directory.")
+_BASE_NAME = flags.DEFINE_string(
+    "base_model_name_or_path", None, "With --peft: the base model's hub name "
+    "or exported directory, recorded in adapter_config.json.")
 
 
 def main(argv):
@@ -36,7 +46,8 @@ def main(argv):
   model = gin_config.model_macro()
   out = hf_conversion.export_checkpoint(
       model, _CHECKPOINT.value, _OUTPUT_DIR.value,
-      tokenizer_dir=_TOKENIZER_DIR.value, overwrite=_OVERWRITE.value)
+      tokenizer_dir=_TOKENIZER_DIR.value, overwrite=_OVERWRITE.value,
+      peft=_PEFT.value, base_model_name_or_path=_BASE_NAME.value)
   print(f"exported {_CHECKPOINT.value} to {out}")
 
 

@@ -21,7 +21,7 @@ import sys
 REPO = pathlib.Path(__file__).resolve().parent.parent
 # The stages in pipeline order, then what they share, then the edge.
 PACKAGE_ORDER = ("data", "models", "train", "evaluation", "parallel",
-                 "checkpoints", "cli")
+                 "steps", "checkpoints", "cli")
 OTHER_FOLDERS = (
     ("tasks/demo/", "the built-in demo suite (generated datasets, no "
      "download), its world corpus and pretrained base (base/)"),

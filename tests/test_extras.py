@@ -31,6 +31,7 @@ FIRST_PARTY = ("flan_jax", "tasks")
 COMMANDS = {
     "benchmarks/score_vs_lm_eval.py": "benchmark",
     "benchmarks/train_throughput.py": "hf",
+    "benchmarks/lora.py": "hf",
     "scripts/convert_hf.py": "hf",
     "scripts/export_hf.py": "hf",
 }

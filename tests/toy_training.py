@@ -14,6 +14,7 @@ one JSON line: {"losses": [...], "final_step", "start_step", "preempted",
 "checkpoint_steps"}.
 """
 
+import dataclasses
 import json
 import os
 import sys
@@ -39,10 +40,12 @@ import numpy as np  # pylint: disable=g-import-not-at-top
 import toy_tasks  # pylint: disable=unused-import,g-import-not-at-top
 from flan_jax.checkpoints import checkpointer  # pylint: disable=g-import-not-at-top
 from flan_jax.models import encoder_decoder  # pylint: disable=g-import-not-at-top
+from flan_jax.models import lora as lora_lib  # pylint: disable=g-import-not-at-top
+from flan_jax.models import prompt_tuning  # pylint: disable=g-import-not-at-top
 from flan_jax.models import t5  # pylint: disable=g-import-not-at-top
 from flan_jax.parallel import partitioning  # pylint: disable=g-import-not-at-top
+from flan_jax.steps import builder  # pylint: disable=g-import-not-at-top
 from flan_jax.train import optimizers  # pylint: disable=g-import-not-at-top
-from flan_jax.train import train_state  # pylint: disable=g-import-not-at-top
 from flan_jax.train import trainer  # pylint: disable=g-import-not-at-top
 
 LENGTHS = {"inputs": 24, "targets": 8}
@@ -50,9 +53,14 @@ CONFIG = t5.T5Config(vocab_size=1024, d_model=32, num_heads=4, head_dim=8,
                      d_ff=64, num_encoder_layers=2, num_decoder_layers=2)
 
 
-def tiny_model(max_decode_length: int = 8, **kwargs
+def tiny_model(max_decode_length: int = 8, lora=None, prompt=None, **kwargs
                ) -> encoder_decoder.EncoderDecoderModel:
-  return encoder_decoder.EncoderDecoderModel(CONFIG,
+  """The tiny T5; `lora` / `prompt` (dicts of LoraConfig / PromptConfig
+  fields) make it parameter-efficient."""
+  config = dataclasses.replace(
+      CONFIG, lora=None if lora is None else lora_lib.LoraConfig(**lora),
+      prompt=None if prompt is None else prompt_tuning.PromptConfig(**prompt))
+  return encoder_decoder.EncoderDecoderModel(config,
                                        max_decode_length=max_decode_length,
                                        **kwargs)
 
@@ -68,11 +76,12 @@ def run(model_dir: str, steps: int, mesh_shape=None, batch_size: int = 8,
         mixture: str = "toy:train:all", learning_rate: float = 3e-3,
         fsdp: bool = False, optimizer: str = "adafactor",
         checkpoint_every_steps: int | None = None, model=None,
-        **train_kwargs):
+        lora=None, prompt=None, **train_kwargs):
   partitioner = partitioning.Partitioner(
       mesh_shape=mesh_shape or {"data": -1, "model": 1}, fsdp=fsdp)
   return trainer.train(
-      model=model or tiny_model(), mixture_or_task_name=mixture,
+      model=model or tiny_model(lora=lora, prompt=prompt),
+      mixture_or_task_name=mixture,
       model_dir=model_dir,
       num_train_steps=steps, batch_size=batch_size,
       task_feature_lengths=LENGTHS, partitioner=partitioner,
@@ -84,9 +93,10 @@ def run(model_dir: str, steps: int, mesh_shape=None, batch_size: int = 8,
 def final_params(model_dir: str, batch_size: int = 8) -> dict:
   """The newest checkpoint's parameters as host numpy arrays."""
   model = tiny_model()
-  shapes = train_state.model_input_shapes(model.feature_converter(pack=True),
-                                          LENGTHS, batch_size)
-  abstract, _ = train_state.param_logical_axes(model, shapes)
+  shapes = builder.model_input_shapes(model.feature_converter(pack=True),
+                                      LENGTHS, batch_size)
+  abstract = builder.StepBuilder(model, partitioning.Partitioner(),
+                                 shapes).abstract_params
   ckpt = checkpointer.Checkpointer(os.path.join(model_dir, "checkpoints"),
                                   read_only=True)
   params, _, _ = ckpt.restore(ckpt.latest_step(), abstract, None)

@@ -127,7 +127,8 @@ def first_difference(expected: Any, stored: Any) -> str | None:
 
 
 _LIKELY_CAUSE = {
-    "params": "it was written by another model (check the model gin, MODEL)",
+    "params": "it was written by another model (check the model gin, MODEL, "
+              "and a LoRA rank, targets or prompt length)",
     "opt_state": "it was written with another optimizer or optimizer "
                  "settings (check make_optimizer)",
 }
@@ -346,6 +347,19 @@ class Checkpointer:
     if not found.recorded:
       log.info("note: checkpoint %s has no recorded checksums (saved before "
                "flan_jax recorded them); restoring it unverified", step_dir)
+
+  def read_meta(self, step: int) -> dict[str, Any]:
+    """The JSON "meta" item of a step alone (e.g. an adapter checkpoint's
+    record of its base), without reading any array."""
+    self._require(step)
+    try:
+      restored = self._manager.restore(
+          step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
+    except Exception as e:  # pylint: disable=broad-except
+      raise CheckpointDamagedError(
+          f"meta of checkpoint {step} in {self.directory} unreadable: "
+          f"{type(e).__name__}") from e
+    return restored["meta"] or {}
 
   def restore_latest(self, params_like: Any, opt_state_like: Any | None
                      ) -> tuple[int, Any, Any, dict[str, Any]] | None:

@@ -11,21 +11,27 @@ A user names a checkpoint in one of three ways, all accepted everywhere
 may be a local path or a ``gs://`` URI.
 `load_params` restores the parameters only, into the shapes the model
 states (`Model.abstract_params`) and, given a partitioner, directly into
-their shardings.
+the shardings the trainer gives them (`flan_jax.steps.builder`). For a
+LoRA or prompt-tuning model it reads the adapters and puts them onto the
+base their checkpoint records (`adapter_base`), unmerged.
 """
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import flax.linen as nn
 import jax
 
 from flan_jax import storage
+from flan_jax.checkpoints import adapter_base
 from flan_jax.checkpoints.checkpointer import (Checkpointer,
                                                CheckpointNotFoundError)
 from flan_jax.models import api
+from flan_jax.models import trainable
 from flan_jax.parallel import partitioning
+from flan_jax.steps.builder import StepBuilder
 
 
 def checkpoint_steps(path: str) -> tuple[str, list[int]]:
@@ -85,21 +91,49 @@ def load_params(model: api.Model, directory: str, step: int,
   With a partitioner the parameters land directly in their shardings;
   without one, on the default device.
   """
-  abstract = model.abstract_params()
   if partitioner is None:
-    like = nn.unbox(abstract)
+    like = nn.unbox(model.abstract_params())
   else:
-    shardings = partitioner.logical_to_sharding(
-        nn.get_partition_spec(abstract))
-    like = jax.tree.map(
-        lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
-        nn.unbox(abstract), shardings)
+    like = StepBuilder(model, partitioner).restore_target()
   checkpointer = Checkpointer(directory, read_only=True)
   try:
-    params, _, _ = checkpointer.restore(step, like, None)
+    base = (checkpointer.read_meta(step).get("base")
+            if trainable.is_parameter_efficient(model.config) else None)
+    if base is None:  # every parameter is in the checkpoint
+      params, _, _ = checkpointer.restore(step, like, None)
+      return params
+    trained_like, frozen_like = trainable.split(model.config, like)
+    trained, _, _ = checkpointer.restore(step, trained_like, None)
   finally:
     checkpointer.close()
-  return params
+  frozen = load_base(base, model, frozen_like,
+                     f"checkpoint {directory}/{step}")
+  return trainable.combine(trained, frozen)
+
+
+def restore_frozen(path: str, frozen_like: Any) -> Any:
+  """The frozen part of a base checkpoint step, into `frozen_like`'s
+  shapes (and shardings, when it holds arrays or sharded structs)."""
+  directory, step = step_directory(path)
+  checkpointer = Checkpointer(directory, read_only=True)
+  try:
+    frozen, _, _ = checkpointer.restore(step, frozen_like, None)
+  finally:
+    checkpointer.close()
+  return frozen
+
+
+def load_base(saved: dict[str, Any], model: api.Model, frozen_like: Any,
+              where: str) -> Any:
+  """The frozen parameters of the base an adapter checkpoint records
+  (`adapter_base`), checked against its fingerprint."""
+  if saved.get("path"):
+    frozen = restore_frozen(saved["path"], frozen_like)
+  else:  # a run from the model's own init: the same seed gives it again
+    params = model.initial_params(jax.random.key(saved["seed"]))
+    frozen = trainable.split(model.config, params)[1]
+  adapter_base.check(saved, frozen, where)
+  return frozen
 
 
 def export_params(model: api.Model, directory: str, step: int,

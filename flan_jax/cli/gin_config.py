@@ -10,8 +10,9 @@ Flags every script accepts::
 Names available in gin files (library code itself never imports gin)::
 
     train, evaluate, infer, EncoderDecoderModel, T5Config, DecoderOnlyModel,
-    DecoderConfig, Partitioner, make_optimizer, learning_rate_schedule,
-    task_data (template set and local task data, applied right after gin is
+    DecoderConfig, LoraConfig, PromptConfig (parameter-efficient tuning:
+    a config's `lora` / `prompt`), Partitioner, make_optimizer,
+    learning_rate_schedule, task_data (template set and local task data, applied right after gin is
     parsed), training_mixture (a mixture name, with input inversion when
     switched on), demo_base_checkpoint (the shipped demo base's path)
 """
@@ -39,6 +40,8 @@ from flan_jax.evaluation import job
 from flan_jax.models import decoder
 from flan_jax.models import decoder_only
 from flan_jax.models import encoder_decoder
+from flan_jax.models import lora
+from flan_jax.models import prompt_tuning
 from flan_jax.models import t5
 from flan_jax.parallel import partitioning
 from flan_jax.train import optimizers
@@ -85,6 +88,8 @@ gin.external_configurable(t5.T5Config, name="T5Config")
 gin.external_configurable(decoder_only.DecoderOnlyModel,
                           name="DecoderOnlyModel")
 gin.external_configurable(decoder.DecoderConfig, name="DecoderConfig")
+gin.external_configurable(lora.LoraConfig, name="LoraConfig")
+gin.external_configurable(prompt_tuning.PromptConfig, name="PromptConfig")
 gin.external_configurable(partitioning.Partitioner, name="Partitioner")
 gin.external_configurable(optimizers.make_optimizer, name="make_optimizer")
 gin.external_configurable(optimizers.learning_rate_schedule,

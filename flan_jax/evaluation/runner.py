@@ -42,6 +42,7 @@ from flan_jax.evaluation.examples import Example, OptionExample
 from flan_jax.models import api
 from flan_jax.models import option_tree
 from flan_jax.parallel import partitioning
+from flan_jax.steps.builder import StepBuilder
 
 # Features laid out along the decoder's (target, or inputs+targets) axis: a
 # generation batch keeps them at full width together.
@@ -133,16 +134,22 @@ def model_features(model: api.Model, rows: Sequence[Mapping[str, np.ndarray]],
   return {k: np.stack([e[k] for e in examples]) for k in examples[0]}
 
 
-_JITTED: dict[tuple[Any, str], Any] = {}
+_JITTED: dict[tuple[Any, ...], Any] = {}
 
 
-def _jitted(model: api.Model, name: str, fn):
-  """One jitted `fn` per (model, name), so that runners of the same model
-  (e.g. one per checkpoint) share compiled programs."""
+def _jitted(model: api.Model, name: str, fn, builder: StepBuilder | None = None):
+  """One jitted `fn` per (model, name, mesh, rules), so that runners of the
+  same model (e.g. one per checkpoint) share compiled programs. With a
+  builder, `fn(params, batch)` is a scoring step: compiled with the
+  parameters and the batch in the shardings the builder gives them."""
+  jit = jax.jit if builder is None else builder.jit_score_step
+  key = (model, name)
+  if builder is not None:
+    key += (builder.partitioner.mesh, builder.partitioner.logical_axis_rules)
   try:
-    return _JITTED.setdefault((model, name), jax.jit(fn))
+    return _JITTED.setdefault(key, jit(fn))
   except TypeError:  # an unhashable model: no sharing
-    return jax.jit(fn)
+    return jit(fn)
 
 
 class ModelRunner:
@@ -153,24 +160,25 @@ class ModelRunner:
     if batch_size % partitioner.data_parallel_size:
       raise ValueError(f"batch_size {batch_size} is not divisible by the "
                        f"data-parallel size {partitioner.data_parallel_size}")
+    builder = StepBuilder(model, partitioner)
     self.model = model
-    self.params = params
+    # Already in place when loaded through the builder (a no-op then).
+    self.params = jax.device_put(params, builder.param_shardings)
     self.partitioner = partitioner
     self.batch_size = batch_size
-    self._score_batch = _jitted(model, "score_batch", model.score_batch)
+    scoring = lambda name, fn: _jitted(model, name, fn, builder)
+    self._score_batch = scoring("score_batch", model.score_batch)
     self._predict_batch = _jitted(model, "predict_batch", model.predict_batch)
     self._option_scorer = {
-        "tree": lambda: _jitted(model, "score_tree", model.score_tree),
-        "grouped": lambda: _jitted(model, "score_options",
-                                   model.score_options),
+        "tree": lambda: scoring("score_tree", model.score_tree),
+        "grouped": lambda: scoring("score_options", model.score_options),
         "per_option": lambda: None,
     }[model.option_scoring]()
     self._greedy_scorer = {
-        "tree": lambda: _jitted(model, "score_tree_greedy", functools.partial(
+        "tree": lambda: scoring("score_tree_greedy", functools.partial(
             model.score_tree, greedy=True)),
-        "grouped": lambda: _jitted(model, "score_options_greedy",
-                                   functools.partial(model.score_options,
-                                                     greedy=True)),
+        "grouped": lambda: scoring("score_options_greedy", functools.partial(
+            model.score_options, greedy=True)),
         "per_option": lambda: None,
     }[model.option_scoring]
 

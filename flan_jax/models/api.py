@@ -40,6 +40,7 @@ import abc
 import dataclasses
 from typing import Any, ClassVar, Literal, Mapping, Protocol
 
+import flax.linen
 import jax
 import jax.numpy as jnp
 import optax
@@ -202,13 +203,23 @@ class Model(abc.ABC):
   def num_params(self) -> int:
     return self.config.num_params
 
-  def abstract_params(self) -> Any:
-    """Parameter shapes with logical axis metadata; nothing is allocated."""
+  def _probe_shapes(self) -> InputShapes:
     lengths = self.feature_converter(False).get_model_feature_lengths(
         _SHAPE_PROBE_LENGTHS)
-    shapes = {name: (1, length) for name, length in lengths.items()}
+    return {name: (1, length) for name, length in lengths.items()}
+
+  def abstract_params(self) -> Any:
+    """Parameter shapes with logical axis metadata; nothing is allocated."""
+    shapes = self._probe_shapes()
     return jax.eval_shape(lambda r: self.init_variables(r, shapes)["params"],
                           jax.random.key(0))
+
+  def initial_params(self, rng: Array) -> Any:
+    """Initial parameters (unboxed) for `rng`; the same values whatever the
+    batch shape a trainer initialises with."""
+    shapes = self._probe_shapes()
+    return flax.linen.unbox(jax.jit(
+        lambda r: self.init_variables(r, shapes)["params"])(rng))
 
   def loss_fn(self, params, batch: Batch,
               dropout_rng: Array | None = None

@@ -43,6 +43,8 @@ import numpy as np
 
 from flan_jax.models import kv_cache
 from flan_jax.models import layers
+from flan_jax.models import lora as lora_lib
+from flan_jax.models import prompt_tuning
 from flan_jax.models import sizing
 
 Array = jax.Array
@@ -87,6 +89,8 @@ class DecoderConfig:
       parameters with a leading "layers" axis); numbers are unchanged.
     remat_policy: recompute activations in the backward pass: "none",
       "full" (save nothing), "dots" or "dots_no_batch" (save matmuls).
+    lora: LoRA adapters on the dense layers its pattern names.
+    prompt: P trainable vectors after the start token (prompt tuning).
   """
   vocab_size: int = 1024
   d_model: int = 128
@@ -121,6 +125,8 @@ class DecoderConfig:
   dtype: str = "float32"
   scan_layers: bool = False
   remat_policy: str = "none"
+  lora: lora_lib.LoraConfig | None = None
+  prompt: prompt_tuning.PromptConfig | None = None
 
   def __post_init__(self):
     if self.num_heads % self.num_kv_heads:
@@ -168,7 +174,8 @@ class DecoderConfig:
 
   @property
   def num_params(self) -> int:
-    """Parameters `Decoder(self).init` creates."""
+    """Parameters `Decoder(self).init` creates for the base network
+    (LoRA adapters and a prompt are not counted; `trainable` sizes them)."""
     d, q = self.d_model, self.num_heads * self.head_dim
     kv = self.num_kv_heads * self.head_dim
     attention = 2 * d * q + 2 * d * kv
@@ -249,17 +256,22 @@ class Attention(nn.Module):
   config: DecoderConfig
   decode: bool = False
   kind: str = "full_attention"
+  deterministic: bool = True  # LoRA dropout only; attention has none
 
   @nn.compact
   def __call__(self, x: Array, positions: Array, mask: Array) -> Array:
     cfg = self.config
+    deterministic = self.deterministic
     dense = lambda name, heads, axis: layers.DenseGeneral(
         (heads, cfg.head_dim), ("embed",), (axis, "kv"),
         kernel_init=nn.initializers.normal(0.02), dtype=cfg.compute_dtype,
-        use_bias=cfg.qkv_bias, name=name)
-    query = dense("query", cfg.num_heads, "heads")(x)
-    key = dense("key", cfg.num_kv_heads, "kv_heads")(x)
-    value = dense("value", cfg.num_kv_heads, "kv_heads")(x)
+        use_bias=cfg.qkv_bias, lora=cfg.lora, name=name)
+    query = dense("query", cfg.num_heads, "heads")(
+        x, deterministic=self.deterministic)
+    key = dense("key", cfg.num_kv_heads, "kv_heads")(
+        x, deterministic=self.deterministic)
+    value = dense("value", cfg.num_kv_heads, "kv_heads")(
+        x, deterministic=self.deterministic)
     if cfg.qk_norm:
       head_norm = lambda name: layers.RMSNorm(
           cfg.rms_norm_eps, cfg.compute_dtype, cfg.norm_plus_one, "kv",
@@ -282,7 +294,9 @@ class Attention(nn.Module):
     return layers.DenseGeneral(
         (cfg.d_model,), ("heads", "kv"), ("embed",),
         kernel_init=nn.initializers.normal(0.02), dtype=cfg.compute_dtype,
-        use_bias=cfg.out_bias, name="out")(out)
+        use_bias=cfg.out_bias, lora=cfg.lora, name="out")(
+            out, deterministic=deterministic)
+
 
 class DecoderLayer(nn.Module):
   """Pre-norm attention and gated-MLP blocks (and post-norms for Gemma);
@@ -300,7 +314,8 @@ class DecoderLayer(nn.Module):
     norm = lambda name: layers.RMSNorm(cfg.rms_norm_eps, cfg.compute_dtype,
                                        cfg.norm_plus_one, name=name)
     dropout = nn.Dropout(cfg.dropout_rate)
-    h = Attention(cfg, self.decode, kind, name="attention")(
+    h = Attention(cfg, self.decode, kind, self.deterministic,
+                  name="attention")(
         norm("pre_attention_norm")(x), positions, masks[kind])
     if cfg.post_norms:
       h = norm("post_attention_norm")(h)
@@ -308,7 +323,7 @@ class DecoderLayer(nn.Module):
     h = layers.GatedMlp(cfg.d_ff, layers.MLP_ACTIVATIONS[cfg.mlp_activation],
                         cfg.dropout_rate, cfg.compute_dtype,
                         gate_name="gate", up_name="up", down_name="down",
-                        use_bias=cfg.mlp_bias, name="mlp")(
+                        use_bias=cfg.mlp_bias, lora=cfg.lora, name="mlp")(
                             norm("pre_mlp_norm")(x),
                             deterministic=self.deterministic)
     if cfg.post_norms:
@@ -325,7 +340,8 @@ class Decoder(nn.Module):
   def __call__(self, tokens: Array, positions: Array,
                masks: dict[str, Array], *, decode: bool = False,
                deterministic: bool = True,
-               logits_at: Array | None = None) -> Array:
+               logits_at: Array | None = None,
+               prompt_start: Array | None = None) -> Array:
     """Args:
       tokens: [batch, length] int32.
       positions: [batch, length] RoPE positions.
@@ -334,12 +350,23 @@ class Decoder(nn.Module):
         decoding.
       logits_at: optional [batch, n] slots: logits only there ([batch, n,
         vocab]), which spares the output layer on positions nobody reads.
+      prompt_start: with `config.prompt`, [batch] slot where each row's P
+        placeholder slots begin (`DecoderOnlyModel` lays them out); the
+        prompt vectors replace those slots' embeddings. None: no slot holds
+        the prompt (e.g. a cached step after the prompt).
     """
     cfg = self.config
     embedder = layers.Embed(cfg.vocab_size, cfg.d_model, cfg.compute_dtype,
                             embedding_init=nn.initializers.normal(0.02),
                             name="token_embedder")
     x = embedder(tokens)
+    if cfg.prompt is not None:
+      # Created even when unused, so init makes it.
+      prompt = layers.PromptEmbedding(cfg.prompt.length, cfg.d_model,
+                                      prompt_tuning.uniform_init(cfg.prompt),
+                                      name="prompt")()
+      if prompt_start is not None:
+        x = prompt_tuning.place(x, prompt, prompt_start)
     if cfg.scale_embeddings:  # in the compute dtype, as transformers does
       x = x * jnp.asarray(math.sqrt(cfg.d_model), cfg.compute_dtype)
     x = nn.Dropout(cfg.dropout_rate)(x, deterministic=deterministic)
@@ -359,7 +386,7 @@ class Decoder(nn.Module):
       logits = layers.DenseGeneral(
           (cfg.vocab_size,), ("embed",), ("vocab",),
           kernel_init=nn.initializers.normal(0.02), dtype=cfg.compute_dtype,
-          name="logits_dense")(x)
+          lora=cfg.lora, name="logits_dense")(x, deterministic=deterministic)
     logits = logits.astype(jnp.float32)
     if cfg.final_logit_softcap is not None:
       cap = cfg.final_logit_softcap

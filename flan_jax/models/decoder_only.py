@@ -32,8 +32,10 @@ import seqio
 from flan_jax.models import api
 from flan_jax.models import decoder
 from flan_jax.models import kv_cache
+from flan_jax.models import lora
 from flan_jax.models import masks
 from flan_jax.models import option_tree
+from flan_jax.models import prompt_tuning
 
 Array = jax.Array
 Batch = api.Batch
@@ -82,10 +84,40 @@ class DecoderOnlyModel(api.Model):
     tokens = jnp.ones(shape, jnp.int32)
     positions = jnp.broadcast_to(jnp.arange(shape[1]), shape)
     mask = masks.decoder_mask(jnp.ones(shape, jnp.int32))
-    return self.module.init(rng, tokens, positions,
-                            self._masks(lambda window: mask))
+    variables = self.module.init(rng, tokens, positions,
+                                 self._masks(lambda window: mask))
+    if self.config.lora is not None:
+      lora.check_targets(self.config.lora, variables["params"])
+    return variables
+
+  @property
+  def _prompt_length(self) -> int:
+    return 0 if self.config.prompt is None else self.config.prompt.length
+
+  def _prompt_start(self, rows: int, start=1) -> Array | None:
+    if self.config.prompt is None:
+      return None
+    return jnp.broadcast_to(jnp.asarray(start, jnp.int32), (rows,))
+
+  def _with_prompt_slots(self, batch: Batch) -> Batch:
+    """Unpacked features with P placeholder slots after the start token."""
+    n = self._prompt_length
+    prompt_tuning.refuse_packing(batch.get("decoder_segment_ids"))
+    out = {"decoder_input_tokens": prompt_tuning.insert_after_first(
+        batch["decoder_input_tokens"], n, 0)}
+    # The targets only mark real slots (unpacked segments): a copy of the
+    # start token's target keeps the prompt slots in the example.
+    out["decoder_target_tokens"] = prompt_tuning.insert_after_first(
+        batch["decoder_target_tokens"], n)
+    if "decoder_causal_attention" in batch:  # the prompt is input
+      out["decoder_causal_attention"] = prompt_tuning.insert_after_first(
+          batch["decoder_causal_attention"], n, 1)
+    return out
 
   def _logits(self, params, batch: Batch, *, dropout_rng=None) -> Array:
+    n = self._prompt_length
+    if n:
+      batch = self._with_prompt_slots(batch)
     tokens = batch["decoder_input_tokens"]
     segments = batch.get("decoder_segment_ids")
     if segments is None:  # unpacked: real wherever a target token exists
@@ -97,17 +129,28 @@ class DecoderOnlyModel(api.Model):
                         if self.prefix_lm else None)
     mask = self._masks(lambda window: masks.decoder_mask(
         segments, causal_attention, positions, window))
-    return self.module.apply(
+    logits = self.module.apply(
         {"params": params}, tokens, positions, mask,
         deterministic=dropout_rng is None,
+        prompt_start=self._prompt_start(tokens.shape[0]),
         rngs=None if dropout_rng is None else {"dropout": dropout_rng})
+    # The slot after the last prompt vector predicts what the start token
+    # predicted without a prompt.
+    return logits[:, n:]
 
   def logits(self, params, tokens: Array) -> Array:
-    """Plain causal logits of unpadded token rows (Hugging Face parity)."""
+    """Plain causal logits of unpadded token rows (Hugging Face parity);
+    with a prompt, it follows each row's first token."""
+    n = self._prompt_length
+    if n:
+      tokens = prompt_tuning.insert_after_first(tokens, n, 0)
     positions = jnp.broadcast_to(jnp.arange(tokens.shape[1]), tokens.shape)
     mask = self._masks(lambda window: masks.decoder_mask(
         jnp.ones_like(tokens), None, positions, window))
-    return self.module.apply({"params": params}, tokens, positions, mask)
+    logits = self.module.apply({"params": params}, tokens, positions, mask,
+                               prompt_start=self._prompt_start(
+                                   tokens.shape[0]))
+    return logits[:, n:]
 
   # ---- cached computation -------------------------------------------------
 
@@ -124,7 +167,8 @@ class DecoderOnlyModel(api.Model):
     return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
   def _extend(self, params, cache, tokens: Array, pad: Array, start,
-              cache_length: int, prompt_length: int):
+              cache_length: int, prompt_length: int,
+              prompt_start: Array | None = None):
     """Runs `tokens` [rows, T] at cache slots start..start+T-1."""
     slots = start + jnp.arange(tokens.shape[1])
     positions = jnp.maximum(slots[None, :] - pad[:, None], 0)
@@ -133,17 +177,22 @@ class DecoderOnlyModel(api.Model):
         sliding_window=window))
     logits, updated = self.module.apply(
         {"params": params, "cache": cache}, tokens, positions, mask,
-        decode=True, mutable=["cache"])
+        decode=True, mutable=["cache"], prompt_start=prompt_start)
     return logits, updated["cache"]
 
   def _prefill(self, params, prompts: Array, prompt_lengths: Array,
                cache_length: int):
-    """Left-aligns and runs the prompts; returns last logits, cache, pad."""
+    """Left-aligns and runs the prompts; returns last logits, cache, pad.
+
+    With prompt tuning the prompts already hold P placeholder slots after
+    their start token (`generate`); after alignment they sit at pad + 1.
+    """
     aligned, pad = left_align(prompts, prompt_lengths)
     width = prompts.shape[1]
     cache = self._empty_cache(params, prompts.shape[0], cache_length)
+    prompt_start = None if self.config.prompt is None else pad + 1
     logits, cache = self._extend(params, cache, aligned, pad, 0, cache_length,
-                                 width)
+                                 width, prompt_start)
     return logits[:, -1], cache, pad
 
   def _reorder(self, state, rows: Array):
@@ -154,6 +203,10 @@ class DecoderOnlyModel(api.Model):
   def generate(self, params, prompts: Array, prompt_lengths: Array,
                max_length: int, rng: Array | None = None) -> Array:
     """Continues right-padded prompts [batch, P]; returns [batch, max_length]."""
+    if self._prompt_length:  # the cache holds the prompt vectors too
+      prompts = prompt_tuning.insert_after_first(prompts, self._prompt_length,
+                                                 0)
+      prompt_lengths = prompt_lengths + self._prompt_length
     batch_size, width = prompts.shape
     cache_length = width + max_length
     first_logits, cache, pad = self._prefill(params, prompts, prompt_lengths,
@@ -206,12 +259,21 @@ class DecoderOnlyModel(api.Model):
     With `greedy`: [2, B, G], then 1.0 where the token is the argmax (and
     at padding).
     """
+    tokens, positions = batch["tokens"], batch["positions"]
+    branches, gather_slots = batch["branches"], batch["gather_slots"]
+    n = self._prompt_length
+    if n:  # the prompt vectors join the prompt's branch after slot 0
+      tokens = prompt_tuning.insert_after_first(tokens, n, 0)
+      positions = prompt_tuning.insert_positions(positions, n)
+      branches = prompt_tuning.insert_after_first(branches, n)
+      gather_slots = gather_slots + n
     mask = self._masks(lambda window: masks.option_tree_mask(
-        batch["branches"], batch["positions"], prefix_lm=self.prefix_lm,
+        branches, positions, prefix_lm=self.prefix_lm,
         sliding_window=window))
-    logits = self.module.apply({"params": params}, batch["tokens"],
-                               batch["positions"], mask,
-                               logits_at=batch["gather_slots"])
+    logits = self.module.apply({"params": params}, tokens, positions, mask,
+                               logits_at=gather_slots,
+                               prompt_start=self._prompt_start(
+                                   tokens.shape[0]))
     log_probs = jax.nn.log_softmax(logits.astype(jnp.float32))
     tokens = batch["gather_tokens"]
     picked = jnp.take_along_axis(log_probs, tokens[..., None], axis=-1)

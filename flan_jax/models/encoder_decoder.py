@@ -22,6 +22,7 @@ import seqio
 
 from flan_jax.models import api
 from flan_jax.models import kv_cache
+from flan_jax.models import lora
 from flan_jax.models import t5
 
 Array = jax.Array
@@ -46,7 +47,10 @@ class EncoderDecoderModel(api.Model):
   def init_variables(self, rng: Array, input_shapes: api.InputShapes):
     enc = jnp.ones(input_shapes["encoder_input_tokens"], jnp.int32)
     dec = jnp.ones(input_shapes["decoder_input_tokens"], jnp.int32)
-    return self.module.init(rng, enc, dec)
+    variables = self.module.init(rng, enc, dec)
+    if self.config.lora is not None:
+      lora.check_targets(self.config.lora, variables["params"])
+    return variables
 
   def _logits(self, params, batch: Batch, *, dropout_rng=None) -> Array:
     return self.module.apply(
@@ -69,7 +73,7 @@ class EncoderDecoderModel(api.Model):
     b, k, length = options.shape
     module = self.module
     encoded = module.apply({"params": params}, inputs, method=module.encode)
-    encoder_segments = (inputs > 0).astype(jnp.int32)
+    encoder_segments = t5.encoder_segments(self.config, inputs)
     encoded = jnp.repeat(encoded, k, axis=0)  # [B*K, Li, D], option-major
     encoder_segments = jnp.repeat(encoder_segments, k, axis=0)
     targets = options.reshape(b * k, length)
@@ -104,7 +108,7 @@ class EncoderDecoderModel(api.Model):
     batch_size = encoder_tokens.shape[0]
     encoded = module.apply({"params": params}, encoder_tokens,
                            method=module.encode)
-    encoder_segments = (encoder_tokens > 0).astype(jnp.int32)
+    encoder_segments = t5.encoder_segments(self.config, encoder_tokens)
 
     def make_cache(rows_per_example):
       enc = jnp.repeat(encoded, rows_per_example, axis=0)

@@ -8,6 +8,8 @@ never in model code. Logical names used here:
     batch, length, embed, heads, kv, mlp, vocab, relpos_buckets
     kv_heads   key/value heads of grouped-query attention (decoder-only)
     layers     the stacked layer dimension when layers are scanned
+    lora_rank  the inner dimension of a LoRA adapter (`flan_jax.models.lora`)
+    prompt     the trainable prompt vectors (`flan_jax.models.prompt_tuning`)
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Callable, Sequence
 import jax
 import jax.numpy as jnp
 import flax.linen as nn
+
+from flan_jax.models import lora as lora_lib
 
 Array = jax.Array
 DType = jnp.dtype
@@ -65,6 +69,8 @@ class DenseGeneral(nn.Module):
     features: output dims, e.g. (heads, head_dim).
     in_axes: logical names of the contracted input dims.
     out_axes: logical names of `features`.
+    lora: when set and its pattern matches this module's path, a LoRA
+      adapter (`flan_jax.models.lora`) is added beside the kernel.
   """
   features: Sequence[int]
   in_axes: Sequence[str]
@@ -72,23 +78,46 @@ class DenseGeneral(nn.Module):
   kernel_init: Initializer = nn.initializers.lecun_normal()
   dtype: DType = jnp.float32
   use_bias: bool = False  # Qwen2's q/k/v projections carry one
+  lora: lora_lib.LoraConfig | None = None
 
   @nn.compact
-  def __call__(self, x: Array) -> Array:
+  def __call__(self, x: Array, *, deterministic: bool = True) -> Array:
     n_in = len(self.in_axes)
     in_shape = x.shape[-n_in:]
     kernel = param_with_axes(
         self, "kernel", _fan_in_init(self.kernel_init, n_in),
         (*in_shape, *self.features), (*self.in_axes, *self.out_axes))
-    x = x.astype(self.dtype)
-    kernel = kernel.astype(self.dtype)
     contract = (tuple(range(x.ndim - n_in, x.ndim)), tuple(range(n_in)))
-    y = jax.lax.dot_general(x, kernel, (contract, ((), ())))
+    x = x.astype(self.dtype)
+    y = jax.lax.dot_general(x, kernel.astype(self.dtype),
+                            (contract, ((), ())))
+    if self.lora is not None and self.lora.targets(self.path):
+      y = y + self._lora_update(x, in_shape, contract, deterministic)
     if self.use_bias:
       bias = param_with_axes(self, "bias", nn.initializers.zeros,
                              tuple(self.features), tuple(self.out_axes))
       y = y + bias.astype(self.dtype)
     return y
+
+  def _lora_update(self, x: Array, in_shape, contract,
+                   deterministic: bool) -> Array:
+    """(alpha/r) * (dropout(x) A) B; A starts as PEFT's (uniform, bound
+    1/sqrt(fan_in)), B at zero so the model starts as the base."""
+    cfg = self.lora
+    n_in = len(self.in_axes)
+    a_init = _fan_in_init(
+        nn.initializers.variance_scaling(1 / 3, "fan_in", "uniform"), n_in)
+    lora_a = param_with_axes(self, "lora_a", a_init, (*in_shape, cfg.rank),
+                             (*self.in_axes, "lora_rank"))
+    lora_b = param_with_axes(self, "lora_b", nn.initializers.zeros,
+                             (cfg.rank, *self.features),
+                             ("lora_rank", *self.out_axes))
+    x = nn.Dropout(cfg.dropout_rate, name="lora_dropout")(
+        x, deterministic=deterministic)
+    h = jax.lax.dot_general(x, lora_a.astype(self.dtype),
+                            (contract, ((), ())))
+    y = jnp.tensordot(h, lora_b.astype(self.dtype), axes=1)
+    return (y * cfg.scale).astype(self.dtype)
 
 
 def _fan_in_init(init: Initializer, n_in: int) -> Initializer:
@@ -137,15 +166,30 @@ class Mlp(nn.Module):
   activation: Callable[[Array], Array] = nn.relu
   dropout_rate: float = 0.0
   dtype: DType = jnp.float32
+  lora: lora_lib.LoraConfig | None = None
 
   @nn.compact
   def __call__(self, x: Array, *, deterministic: bool = True) -> Array:
     hidden = DenseGeneral((self.d_ff,), ("embed",), ("mlp",),
-                          dtype=self.dtype, name="wi")(x)
+                          dtype=self.dtype, name="wi", lora=self.lora)(
+                              x, deterministic=deterministic)
     hidden = constrain(self.activation(hidden), ("batch", "length", "mlp"))
     hidden = nn.Dropout(self.dropout_rate)(hidden, deterministic=deterministic)
     return DenseGeneral((x.shape[-1],), ("mlp",), ("embed",),
-                        dtype=self.dtype, name="wo")(hidden)
+                        dtype=self.dtype, name="wo", lora=self.lora)(
+                            hidden, deterministic=deterministic)
+
+
+class PromptEmbedding(nn.Module):
+  """The P trainable vectors of prompt tuning, [P, embed] ("prompt", "embed")."""
+  length: int
+  features: int
+  embedding_init: Initializer
+
+  @nn.compact
+  def __call__(self) -> Array:
+    return param_with_axes(self, "embedding", self.embedding_init,
+                           (self.length, self.features), ("prompt", "embed"))
 
 
 class GatedMlp(nn.Module):
@@ -158,18 +202,22 @@ class GatedMlp(nn.Module):
   up_name: str = "wi_1"
   down_name: str = "wo"
   use_bias: bool = False
+  lora: lora_lib.LoraConfig | None = None
 
   @nn.compact
   def __call__(self, x: Array, *, deterministic: bool = True) -> Array:
     dense = lambda name, features, in_axes, out_axes: DenseGeneral(
         (features,), in_axes, out_axes, dtype=self.dtype, name=name,
-        use_bias=self.use_bias)
-    gate = dense(self.gate_name, self.d_ff, ("embed",), ("mlp",))(x)
-    up = dense(self.up_name, self.d_ff, ("embed",), ("mlp",))(x)
+        use_bias=self.use_bias, lora=self.lora)
+    gate = dense(self.gate_name, self.d_ff, ("embed",), ("mlp",))(
+        x, deterministic=deterministic)
+    up = dense(self.up_name, self.d_ff, ("embed",), ("mlp",))(
+        x, deterministic=deterministic)
     hidden = self.activation(gate) * up
     hidden = constrain(hidden, ("batch", "length", "mlp"))
     hidden = nn.Dropout(self.dropout_rate)(hidden, deterministic=deterministic)
-    return dense(self.down_name, x.shape[-1], ("mlp",), ("embed",))(hidden)
+    return dense(self.down_name, x.shape[-1], ("mlp",), ("embed",))(
+        hidden, deterministic=deterministic)
 
 
 REMAT_POLICIES = ("none", "full", "dots", "dots_no_batch")

@@ -23,7 +23,9 @@ import flax.linen as nn
 
 from flan_jax.models import kv_cache
 from flan_jax.models import layers
+from flan_jax.models import lora as lora_lib
 from flan_jax.models import masks
+from flan_jax.models import prompt_tuning
 from flan_jax.models import sizing
 
 Array = jax.Array
@@ -64,6 +66,10 @@ class T5Config:
   # "dots_no_batch"); both leave the numbers unchanged.
   scan_layers: bool = False
   remat_policy: str = "none"
+  # Parameter-efficient tuning: LoRA adapters on the dense layers the
+  # pattern names, and/or P trainable vectors before the encoder input.
+  lora: lora_lib.LoraConfig | None = None
+  prompt: prompt_tuning.PromptConfig | None = None
 
   def __post_init__(self):
     if self.mlp_activation not in MLP_ACTIVATIONS:
@@ -93,7 +99,8 @@ class T5Config:
 
   @property
   def num_params(self) -> int:
-    """Parameters `Transformer(self).init` creates."""
+    """Parameters `Transformer(self).init` creates for the base network
+    (LoRA adapters and a prompt are not counted; `trainable` sizes them)."""
     d, hk = self.d_model, self.num_heads * self.head_dim
     attention = 4 * d * hk
     mlp = (3 if self.mlp_gated else 2) * d * self.d_ff
@@ -198,8 +205,9 @@ class Attention(nn.Module):
     projection = lambda name, stddev: layers.DenseGeneral(
         (cfg.num_heads, cfg.head_dim), ("embed",), heads_axes,
         kernel_init=nn.initializers.normal(stddev), dtype=cfg.compute_dtype,
-        name=name)
-    query = projection("query", (cfg.d_model * cfg.head_dim)**-0.5)(inputs_q)
+        lora=cfg.lora, name=name)
+    query = projection("query", (cfg.d_model * cfg.head_dim)**-0.5)(
+        inputs_q, deterministic=deterministic)
     key_value_axes = ("batch", "length", "heads", "kv")
     query = layers.constrain(query, key_value_axes)
 
@@ -209,8 +217,10 @@ class Attention(nn.Module):
       key = self.get_variable("cache", "cross_key")
       value = self.get_variable("cache", "cross_value")
     else:
-      key = projection("key", cfg.d_model**-0.5)(inputs_kv)
-      value = projection("value", cfg.d_model**-0.5)(inputs_kv)
+      key = projection("key", cfg.d_model**-0.5)(
+          inputs_kv, deterministic=deterministic)
+      value = projection("value", cfg.d_model**-0.5)(
+          inputs_kv, deterministic=deterministic)
       key = layers.constrain(key, key_value_axes)
       value = layers.constrain(value, key_value_axes)
       if decode:
@@ -222,7 +232,8 @@ class Attention(nn.Module):
     out = layers.DenseGeneral(
         (cfg.d_model,), heads_axes, ("embed",),
         kernel_init=nn.initializers.normal((cfg.num_heads * cfg.head_dim)**-0.5),
-        dtype=cfg.compute_dtype, name="out")(out)
+        dtype=cfg.compute_dtype, lora=cfg.lora, name="out")(
+            out, deterministic=deterministic)
     return nn.Dropout(cfg.dropout_rate)(out, deterministic=deterministic)
 
   def _update_cache(self, key: Array, value: Array) -> tuple[Array, Array]:
@@ -241,7 +252,7 @@ def _mlp_block(cfg: T5Config, x: Array, deterministic: bool) -> Array:
                      name="pre_mlp_layer_norm")(x)
   mlp_cls = layers.GatedMlp if cfg.mlp_gated else layers.Mlp
   h = mlp_cls(cfg.d_ff, MLP_ACTIVATIONS[cfg.mlp_activation],
-              cfg.dropout_rate, cfg.compute_dtype, name="mlp")(
+              cfg.dropout_rate, cfg.compute_dtype, lora=cfg.lora, name="mlp")(
                   h, deterministic=deterministic)
   x = x + nn.Dropout(cfg.dropout_rate)(h, deterministic=deterministic)
   return layers.constrain(x, ("batch", "length", "embed"))
@@ -306,6 +317,17 @@ def _segments(tokens: Array, segment_ids: Array | None) -> Array:
       jnp.int32)
 
 
+def encoder_segments(config: T5Config, tokens: Array,
+                     segment_ids: Array | None = None) -> Array:
+  """Segment ids of the encoder's output rows (what cross-attention sees):
+  with a prompt, its P positions come first and belong to the example."""
+  segments = _segments(tokens, segment_ids)
+  if config.prompt is None:
+    return segments
+  ones = jnp.ones((tokens.shape[0], config.prompt.length), segments.dtype)
+  return jnp.concatenate([ones, segments], axis=1)
+
+
 class Transformer(nn.Module):
   """The encoder-decoder. Inputs are seqio EncDecFeatureConverter features."""
   config: T5Config
@@ -326,21 +348,36 @@ class Transformer(nn.Module):
     self.encoder_norm = norm("encoder_norm")
     self.decoder_norm = norm("decoder_norm")
     self.dropout = nn.Dropout(cfg.dropout_rate)
+    if cfg.prompt is not None:
+      self.prompt = layers.PromptEmbedding(
+          cfg.prompt.length, cfg.d_model,
+          prompt_tuning.uniform_init(cfg.prompt), name="prompt")
     if not cfg.tie_word_embeddings:
       self.logits_dense = layers.DenseGeneral(
           (cfg.vocab_size,), ("embed",), ("vocab",),
           kernel_init=nn.initializers.normal(cfg.d_model**-0.5),
-          dtype=cfg.compute_dtype, name="logits_dense")
+          dtype=cfg.compute_dtype, lora=cfg.lora, name="logits_dense")
 
   def encode(self, encoder_input_tokens: Array,
              encoder_segment_ids: Array | None = None, *,
              deterministic: bool = True) -> Array:
-    """[batch, in_len] tokens -> [batch, in_len, embed] encodings."""
-    segments = _segments(encoder_input_tokens, encoder_segment_ids)
-    positions = jnp.arange(encoder_input_tokens.shape[1])
+    """[batch, in_len] tokens -> [batch, in_len, embed] encodings.
+
+    With a prompt: [batch, P + in_len, embed], the prompt's encodings first.
+    """
+    cfg = self.config
+    if cfg.prompt is not None:
+      prompt_tuning.refuse_packing(encoder_segment_ids)
+    segments = encoder_segments(cfg, encoder_input_tokens,
+                                encoder_segment_ids)
+    positions = jnp.arange(segments.shape[1])
     bias = self.encoder_relpos(positions, positions)
     mask = masks.segment_mask(segments, segments)
     x = self.token_embedder(encoder_input_tokens)
+    if cfg.prompt is not None:
+      prompt = self.prompt().astype(x.dtype)
+      prompt = jnp.broadcast_to(prompt, (x.shape[0], *prompt.shape))
+      x = jnp.concatenate([prompt, x], axis=1)
     x = self.dropout(x, deterministic=deterministic)
     x = layers.constrain(x, ("batch", "length", "embed"))
     x = self.encoder(x, bias, mask, deterministic=deterministic)
@@ -410,6 +447,7 @@ class Transformer(nn.Module):
     encoded = self.encode(encoder_input_tokens, encoder_segment_ids,
                           deterministic=deterministic)
     return self.decode(encoded,
-                       _segments(encoder_input_tokens, encoder_segment_ids),
+                       encoder_segments(self.config, encoder_input_tokens,
+                                        encoder_segment_ids),
                        decoder_input_tokens, decoder_segment_ids,
                        deterministic=deterministic)

@@ -35,7 +35,8 @@ from typing import Any, Mapping, Sequence
 import flax.linen as nn
 import jax
 import numpy as np
-from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
+from jax.sharding import (AbstractMesh, AxisType, Mesh, NamedSharding,
+                          PartitionSpec)
 
 from flan_jax import errors
 
@@ -54,6 +55,11 @@ DEFAULT_RULES: LogicalRules = (
     ("length", None),
     ("relpos_buckets", None),
     ("layers", None),
+    # Parameter-efficient tuning: a LoRA adapter's rank and a prompt's
+    # length are small; their other axis (embed, heads, mlp...) carries the
+    # split, as the kernel's would.
+    ("lora_rank", None),
+    ("prompt", None),
 )
 
 # FSDP: parameters' embed dimension over the data axis (activations keep
@@ -148,15 +154,20 @@ class Partitioner:
     fsdp: shard parameters and optimizer state over "data" as well.
     logical_axis_rules: a whole rule table; overrides `fsdp` when given.
     devices: the devices to lay out (all of them when None).
+    mesh: a mesh built elsewhere, used as it is: an `AbstractMesh` (plans
+      from shapes alone, `Partitioner.abstract`) or a TPU topology's mesh
+      (ahead-of-time compilation); None builds one from `devices`.
   """
   mesh_shape: Mapping[str, int] = dataclasses.field(
       default_factory=lambda: {"data": -1, "model": 1})
   fsdp: bool = False
   logical_axis_rules: LogicalRules | None = None
   devices: Sequence[jax.Device] | None = None
+  mesh: Mesh | AbstractMesh | None = None
 
   def __post_init__(self):
-    self.mesh = make_mesh(self.mesh_shape, self.devices)
+    if self.mesh is None:
+      self.mesh = make_mesh(self.mesh_shape, self.devices)
     if self.logical_axis_rules is None:
       self.logical_axis_rules = make_rules(self.fsdp)
     self.logical_axis_rules = tuple(
@@ -165,7 +176,16 @@ class Partitioner:
 
   def for_local_devices(self) -> "Partitioner":
     """The same layout over this host's devices only (per-host eval jobs)."""
-    return dataclasses.replace(self, devices=jax.local_devices())
+    return dataclasses.replace(self, devices=jax.local_devices(), mesh=None)
+
+  @classmethod
+  def abstract(cls, mesh_shape: Mapping[str, int], num_devices: int,
+               **kwargs) -> "Partitioner":
+    """The same layout on `num_devices` devices that need not exist: an
+    abstract mesh, enough for shardings and memory from shapes alone."""
+    sizes = resolve_mesh_shape(mesh_shape, num_devices)
+    return cls(mesh_shape=sizes, mesh=AbstractMesh(tuple(sizes.values()),
+                                                   tuple(sizes)), **kwargs)
 
   @contextlib.contextmanager
   def context(self):

@@ -17,10 +17,11 @@ from typing import Mapping
 
 import jax
 import jax.numpy as jnp
-from jax.sharding import AbstractMesh, NamedSharding, PartitionSpec
 
 from flan_jax.models import api
 from flan_jax.parallel import partitioning
+from flan_jax.steps import builder as builder_lib
+from flan_jax.steps.builder import StepBuilder
 from flan_jax.train import train_state
 
 GIB = 1024**3
@@ -39,6 +40,9 @@ class MemoryPlan:
   activations_bytes: int
   device_memory_bytes: int | None
   tokens_per_device: int
+  # Parameters that train (all of them unless LoRA or prompt tuning):
+  # gradients and optimizer state exist for these alone.
+  trainable_total_bytes: int | None = None
 
   @property
   def total_bytes(self) -> int:
@@ -52,39 +56,57 @@ class MemoryPlan:
     return self.total_bytes <= USABLE_FRACTION * self.device_memory_bytes
 
 
+def plan_builder(*, model: api.Model, optimizer, mesh_shape: Mapping[str, int],
+                 num_devices: int, batch_size: int,
+                 task_feature_lengths: Mapping[str, int], fsdp: bool = False,
+                 logical_axis_rules=None, pack: bool = True,
+                 partitioner: partitioning.Partitioner | None = None,
+                 seed: int = 0) -> StepBuilder:
+  """The trainer's step builder for a plan: on `partitioner` when given (a
+  TPU topology's mesh), else on an abstract mesh of `num_devices`."""
+  if partitioner is None:
+    partitioner = partitioning.Partitioner.abstract(
+        mesh_shape, num_devices, fsdp=fsdp,
+        logical_axis_rules=logical_axis_rules)
+  shapes = builder_lib.model_input_shapes(model.feature_converter(pack=pack),
+                                          task_feature_lengths, batch_size)
+  return train_state.step_builder(model, optimizer, partitioner, shapes, seed)
+
+
 def plan_memory(*, model: api.Model | None, optimizer, mesh_shape: Mapping[str, int],
                 num_devices: int, batch_size: int,
                 task_feature_lengths: Mapping[str, int], fsdp: bool = False,
                 logical_axis_rules=None, num_microbatches: int = 1,
                 pack: bool = True,
-                device_memory_gib: float | None = None) -> MemoryPlan:
-  """Per-device memory of one train step of `model` on `mesh_shape`."""
+                device_memory_gib: float | None = None,
+                partitioner: partitioning.Partitioner | None = None
+                ) -> MemoryPlan:
+  """Per-device memory of one train step of `model` on `mesh_shape` (on an
+  abstract mesh, or on `partitioner`'s when given)."""
   if model is None or optimizer is None or batch_size is None:
     raise ValueError("plan needs MODEL, train.optimizer and train.batch_size "
                      "bound (include a gin/runs file or bind them)")
-  sizes = partitioning.resolve_mesh_shape(mesh_shape, num_devices)
-  rules = logical_axis_rules or partitioning.make_rules(fsdp)
-  mesh = AbstractMesh(tuple(sizes.values()), tuple(sizes))
-  converter = model.feature_converter(pack=pack)
-  lengths = converter.get_model_feature_lengths(task_feature_lengths)
-  shapes = {k: (batch_size, v) for k, v in lengths.items()}
-  state, axes, _ = train_state.abstract_state(model, optimizer, shapes)
-
-  def param_sharding(leaf, leaf_axes):
-    spec = partitioning.fit_spec_to_shape(
-        partitioning.logical_to_mesh_spec(leaf_axes, rules), leaf.shape, sizes)
-    return NamedSharding(mesh, spec)
-
-  param_shardings = jax.tree.map(param_sharding, state.params, axes,
-                                 is_leaf=lambda x: isinstance(x, tuple))
-  replicated = NamedSharding(mesh, PartitionSpec())
-  opt_shardings = partitioning.state_shardings_like(
-      state.opt_state, state.params, param_shardings, replicated)
-  params_bytes = train_state.bytes_per_device(state.params, param_shardings,
-                                              sizes)
-  # Gradients are float32 like the parameters; accumulating microbatches
-  # keeps a float32 running sum beside each microbatch's gradient.
-  gradients_bytes = params_bytes * (2 if num_microbatches > 1 else 1)
+  builder = plan_builder(model=model, optimizer=optimizer,
+                         mesh_shape=mesh_shape, num_devices=num_devices,
+                         batch_size=batch_size,
+                         task_feature_lengths=task_feature_lengths, fsdp=fsdp,
+                         logical_axis_rules=logical_axis_rules, pack=pack,
+                         partitioner=partitioner)
+  sizes = dict(builder.partitioner.mesh.shape)
+  rules = builder.partitioner.logical_axis_rules
+  lengths = {k: v[1] for k, v in builder.input_shapes.items()}
+  state = builder.abstract_state
+  shardings = builder.state_shardings
+  opt_shardings = shardings.opt_state
+  trained_bytes = train_state.bytes_per_device(state.params, shardings.params,
+                                               sizes)
+  params_bytes = trained_bytes + (0 if state.frozen is None else
+                                  train_state.bytes_per_device(
+                                      state.frozen, shardings.frozen, sizes))
+  # Gradients are float32 like the parameters, for the trained ones only;
+  # accumulating microbatches keeps a float32 running sum beside each
+  # microbatch's gradient.
+  gradients_bytes = trained_bytes * (2 if num_microbatches > 1 else 1)
   optimizer_bytes = train_state.bytes_per_device(state.opt_state,
                                                  opt_shardings, sizes)
 
@@ -103,8 +125,9 @@ def plan_memory(*, model: api.Model | None, optimizer, mesh_shape: Mapping[str, 
   # models have only the latter, inputs included).
   tokens_per_example = (lengths.get("encoder_input_tokens", 0) +
                         lengths["decoder_target_tokens"])
-  params_total = sum(math.prod(p.shape) * jnp.dtype(p.dtype).itemsize
-                     for p in jax.tree.leaves(state.params))
+  total = lambda tree: sum(math.prod(p.shape) * jnp.dtype(p.dtype).itemsize
+                           for p in jax.tree.leaves(tree))
+  params_total = total(state.params) + total(state.frozen)
   return MemoryPlan(
       mesh_shape=dict(sizes), num_params=model.num_params,
       params_total_bytes=params_total, params_bytes=params_bytes,
@@ -112,7 +135,8 @@ def plan_memory(*, model: api.Model | None, optimizer, mesh_shape: Mapping[str, 
       activations_bytes=acts,
       device_memory_bytes=(None if device_memory_gib is None
                            else int(device_memory_gib * GIB)),
-      tokens_per_device=batch_per_device * tokens_per_example)
+      tokens_per_device=batch_per_device * tokens_per_example,
+      trainable_total_bytes=total(state.params))
 
 
 def format_plan(plan: MemoryPlan) -> str:
@@ -121,7 +145,11 @@ def format_plan(plan: MemoryPlan) -> str:
       f"mesh                 {plan.mesh_shape} "
       f"({math.prod(plan.mesh_shape.values())} devices)",
       f"parameters           {plan.num_params / 1e9:.3f} B "
-      f"({plan.params_total_bytes / GIB:.1f} GiB in all)",
+      f"({plan.params_total_bytes / GIB:.1f} GiB in all" + (
+          "" if plan.trainable_total_bytes in (None, plan.params_total_bytes)
+          else f"; {plan.trainable_total_bytes / 2**20:.2f} MiB trainable"
+          f" ({plan.trainable_total_bytes / plan.params_total_bytes:.3%})")
+      + ")",
       "per device:",
       f"  parameters         {gib(plan.params_bytes)}",
       f"  gradients          {gib(plan.gradients_bytes)}",

@@ -1,4 +1,4 @@
-"""Train state, its sharded initialisation, and the jit-able train step.
+"""The train step: gradients, microbatch accumulation, the optimizer update.
 
 The trainer talks to a model only through its interface (`api.Model`):
 
@@ -7,15 +7,17 @@ The trainer talks to a model only through its interface (`api.Model`):
     model.feature_converter(pack) -> seqio.FeatureConverter
 
 so encoder-decoder and decoder-only models plug in alike. Parameter sharding
-comes from the logical axis names the model attaches to its parameters.
+comes from the logical axis names the model attaches to its parameters;
+the state, its shardings and the jitted step come from the one step builder
+(`flan_jax.steps.builder`).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Mapping
 
 import flax.linen as nn
-import flax.struct
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -23,7 +25,9 @@ import optax
 from jax.sharding import NamedSharding, PartitionSpec
 
 from flan_jax.models import api
+from flan_jax.models import trainable
 from flan_jax.parallel import partitioning
+from flan_jax.steps.builder import InputShapes, StepBuilder, TrainState
 from flan_jax.train import optimizers
 
 # Metrics that count things: summed over microbatches, not averaged.
@@ -32,82 +36,13 @@ _COUNT_PREFIX = "num_"
 _LOSS_LIKE = ("loss", "z_loss")
 
 
-@flax.struct.dataclass
-class TrainState:
-  step: jax.Array
-  params: Any
-  opt_state: Any
-
-
-def model_input_shapes(feature_converter, task_feature_lengths: Mapping[str, int],
-                       batch_size: int) -> dict[str, tuple[int, int]]:
-  lengths = feature_converter.get_model_feature_lengths(task_feature_lengths)
-  return {k: (batch_size, v) for k, v in lengths.items()}
-
-
-def param_logical_axes(model: api.Model, shapes, seed: int = 0) -> tuple[Any, Any]:
-  """(abstract params, logical axis names per parameter), without allocating.
-
-  `jax.eval_shape` over the model's own init.
-  """
-  boxed = jax.eval_shape(
-      lambda rng: model.init_variables(rng, shapes)["params"],
-      jax.random.key(seed))
-  specs = nn.get_partition_spec(boxed)
-  abstract = nn.unbox(boxed)
-  axes = jax.tree.map(lambda s: tuple(s), specs,
-                      is_leaf=lambda x: isinstance(x, PartitionSpec))
-  return abstract, axes
-
-
-def state_shardings(partitioner: partitioning.Partitioner, abstract_state,
-                    param_axes) -> TrainState:
-  """Shardings of every leaf of the train state (params, optimizer, step)."""
-  param_shardings = partitioner.param_shardings(
-      abstract_state.params,
-      jax.tree.map(lambda a: PartitionSpec(*a), param_axes,
-                   is_leaf=lambda x: isinstance(x, tuple)))
-  opt_shardings = partitioning.state_shardings_like(
-      abstract_state.opt_state, abstract_state.params, param_shardings,
-      partitioner.replicated)
-  return TrainState(partitioner.replicated, param_shardings, opt_shardings)
-
-
-def _state_recipe(model: api.Model, optimizer, shapes, seed: int):
-  """(init_state(rng) -> TrainState, param axes, the optax transformation)."""
-  _, axes = param_logical_axes(model, shapes, seed)
-  tx = optimizers.resolve(optimizer, axes)
-
-  def init_state(rng):
-    params = nn.unbox(model.init_variables(rng, shapes)["params"])
-    return TrainState(jnp.zeros((), jnp.int32), params, tx.init(params))
-
-  return init_state, axes, tx
-
-
-def initial_state(model: api.Model, optimizer,
-                  partitioner: partitioning.Partitioner, shapes, seed: int
-                  ) -> tuple[TrainState, TrainState, optax.GradientTransformation]:
-  """Initialises parameters and optimizer state directly in their shardings.
-
-  The init function is jitted with `out_shardings`, so each device computes
-  only its own blocks: no host ever materialises the whole model.
-
-  Returns:
-    (state, state shardings, the optax transformation for these parameters).
-  """
-  init_state, axes, tx = _state_recipe(model, optimizer, shapes, seed)
-  with partitioner.context():
-    abstract = jax.eval_shape(init_state, jax.random.key(seed))
-    shardings = state_shardings(partitioner, abstract, axes)
-    state = jax.jit(init_state, out_shardings=shardings)(jax.random.key(seed))
-  return state, shardings, tx
-
-
-def abstract_state(model: api.Model, optimizer, shapes, seed: int = 0):
-  """(ShapeDtypeStruct train state, param axes, tx) without any allocation."""
-  init_state, axes, tx = _state_recipe(model, optimizer, shapes, seed)
-  return jax.eval_shape(init_state, jax.random.key(seed)), axes, tx
+def step_builder(model: api.Model, optimizer,
+                 partitioner: partitioning.Partitioner, shapes: InputShapes,
+                 seed: int = 0) -> StepBuilder:
+  """The step builder of a training run: `optimizer` (a recipe or plain
+  optax) resolved for the model's parameter axes."""
+  return StepBuilder(model, partitioner, shapes, seed=seed,
+                     optimizer=functools.partial(optimizers.resolve, optimizer))
 
 
 def _split_microbatches(batch, num_microbatches: int):
@@ -151,14 +86,20 @@ def make_train_step(model: api.Model, tx: optax.GradientTransformation, dropout_
   in a `lax.scan`, so activation memory is that of one microbatch while the
   update equals the full batch's (up to float summation order).
   """
-  grad_fn = jax.value_and_grad(model.loss_fn, has_aux=True)
+  # Gradients of the trained parameters only; the frozen ones (None in full
+  # finetuning, where this is model.loss_fn itself) are closed over.
+  def loss_of_trained(params, frozen, batch, rng):
+    return model.loss_fn(trainable.combine(params, frozen), batch, rng)
+
+  grad_of_trained = jax.value_and_grad(loss_of_trained, has_aux=True)
   constant_norm = model.loss_normalizing_factor is not None
 
-  def full_batch(params, batch, rng):
-    (_, metrics), grads = grad_fn(params, batch, rng)
+  def full_batch(params, frozen, batch, rng):
+    (_, metrics), grads = grad_of_trained(params, frozen, batch, rng)
     return grads, metrics
 
-  def accumulated(params, batch, rng):
+  def accumulated(params, frozen, batch, rng):
+    grad_fn = lambda p, b, r: grad_of_trained(p, frozen, b, r)
     micro = _split_microbatches(batch, num_microbatches)
 
     def body(carry, xs):
@@ -195,9 +136,11 @@ def make_train_step(model: api.Model, tx: optax.GradientTransformation, dropout_
   def train_step(state: TrainState, batch):
     dropout_rng = jax.random.fold_in(jax.random.key(dropout_seed), state.step)
     if num_microbatches > 1:
-      grads, metrics = accumulated(state.params, batch, dropout_rng)
+      grads, metrics = accumulated(state.params, state.frozen, batch,
+                                   dropout_rng)
     else:
-      grads, metrics = full_batch(state.params, batch, dropout_rng)
+      grads, metrics = full_batch(state.params, state.frozen, batch,
+                                  dropout_rng)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     metrics = dict(metrics)
@@ -205,17 +148,9 @@ def make_train_step(model: api.Model, tx: optax.GradientTransformation, dropout_
     # One pass over the new parameters: a bad update shows up here at the
     # step that made it, before anything saves those parameters.
     metrics["param_norm"] = optax.tree.norm(params)
-    return TrainState(state.step + 1, params, opt_state), metrics
+    return TrainState(state.step + 1, params, opt_state, state.frozen), metrics
 
   return train_step
-
-
-def jit_train_step(step_fn, shardings: TrainState,
-                   partitioner: partitioning.Partitioner):
-  """The step compiled with its state donated and laid out in `shardings`."""
-  return jax.jit(step_fn, in_shardings=(shardings, partitioner.batch_sharding),
-                 out_shardings=(shardings, partitioner.replicated),
-                 donate_argnums=0)
 
 
 def bytes_per_device(tree: Any, shardings: Any, mesh_shape: Mapping[str, int]

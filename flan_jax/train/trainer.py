@@ -45,18 +45,20 @@ import tensorflow as tf
 
 from flan_jax import errors
 from flan_jax import storage
+from flan_jax.checkpoints import adapter_base
 from flan_jax.checkpoints import checkpointer as checkpointer_lib
 from flan_jax.checkpoints import loading
 from flan_jax.checkpoints import run_lock
 from flan_jax.data import registry
 from flan_jax.models import api
+from flan_jax.models import prompt_tuning
+from flan_jax.models import trainable
 from flan_jax.parallel import partitioning
+from flan_jax.steps.builder import TrainState, model_input_shapes
 from flan_jax.train import input_pipeline
 from flan_jax.train import mfu
 from flan_jax.train import optimizers
-from flan_jax.train.train_state import (TrainState, abstract_state,
-                                        initial_state, jit_train_step,
-                                        make_train_step, model_input_shapes)
+from flan_jax.train.train_state import make_train_step, step_builder
 
 log = logging.getLogger("flan_jax")
 
@@ -229,6 +231,10 @@ def train(*,
       keep_checkpoints=keep_checkpoints,
       keep_checkpoint_period=keep_checkpoint_period, seed=seed)
   shapes = model_input_shapes(converter, task_feature_lengths, batch_size)
+  if trainable.is_parameter_efficient(model.config):
+    # A LoRA pattern that matches no layer stops here, from shapes alone,
+    # before MODEL_DIR is created.
+    model.abstract_params()
 
   checkpointer = checkpointer_lib.Checkpointer(
       os.path.join(model_dir, "checkpoints"), save_interval_steps=1,
@@ -236,26 +242,34 @@ def train(*,
       async_save=async_checkpoints)
   # A checkpoint written by another model or optimizer stops the run here,
   # from shapes alone, before anything is initialised or compiled.
-  abstract, _, _ = abstract_state(model, optimizer, shapes, seed)
-  checkpointer.check_latest_fits(abstract.params, abstract.opt_state)
-  state, shardings, tx = initial_state(model, optimizer, partitioner, shapes,
-                                       seed)
+  builder = step_builder(model, optimizer, partitioner, shapes, seed)
+  checkpointer.check_latest_fits(builder.abstract_state.params,
+                                 builder.abstract_state.opt_state)
+  state = builder.init_state()
   data_meta = {"mixture": mixture_or_task_name, "seed": seed,
                "batch_size": batch_size,
                "task_feature_lengths": dict(task_feature_lengths),
                "pack": pack, "pipeline": input_pipeline.STATE_VERSION}
   restored = checkpointer.restore_latest(state.params, state.opt_state)
+  base_meta = {}
   if restored is not None:
     start_step, params, opt_state, meta = restored
     state = TrainState(jax.device_put(jnp.asarray(start_step, jnp.int32),
                                       partitioner.replicated),
-                       params, opt_state)
+                       params, opt_state, state.frozen)
     saved_data = meta.get("data")
     _check_data_meta(saved_data, data_meta)
+    if state.frozen is not None:
+      state, base_meta = _load_frozen_base(model, state, initial_checkpoint,
+                                           seed, meta.get("base"),
+                                           checkpointer.directory)
     log.info("resumed from step %d in %s", start_step, checkpointer.directory)
   else:
     start_step, saved_data = 0, None
-    if initial_checkpoint:
+    if state.frozen is not None:
+      state, base_meta = _load_frozen_base(model, state, initial_checkpoint,
+                                           seed, None, None)
+    elif initial_checkpoint:
       state = _load_initial_params(initial_checkpoint, state)
   if config_text is not None and jax.process_index() == 0:
     _write_config(model_dir, config_text,
@@ -269,13 +283,13 @@ def train(*,
   def save(step: int):
     # batches.state(): the position after the `step` batches trained on.
     meta = {"data": {**data_meta, "batches_consumed": step,
-                     "state": batches.state()}}
+                     "state": batches.state()}, **base_meta}
     checkpointer.save(step, state.params, state.opt_state, meta, force=True)
 
   if restored is None:
     save(0)
-  step_fn = jit_train_step(make_train_step(model, tx, seed, num_microbatches),
-                           shardings, partitioner)
+  step_fn = builder.jit_train_step(
+      make_train_step(model, builder.tx, seed, num_microbatches))
   writer = _SummaryWriter(os.path.join(model_dir, "train"))
   flops_per_step = model.train_flops(shapes)
   peak, peak_source = mfu.peak_flops_per_device(model.compute_dtype)
@@ -484,6 +498,33 @@ def _load_initial_params(path: str, state: TrainState) -> TrainState:
   checkpointer.close()
   log.info("initialised parameters from %s", path)
   return state.replace(params=params)
+
+
+def _load_frozen_base(model: api.Model, state: TrainState,
+                      initial_checkpoint: str | None, seed: int,
+                      saved: dict | None, directory: str | None
+                      ) -> tuple[TrainState, dict]:
+  """An adapter run's frozen base: from `initial_checkpoint` (else the init
+  of `seed`), or on resume from the base the checkpoint records, checked
+  against its fingerprint; a fresh prompt is drawn from the base's
+  embedding table as its config says."""
+  if saved is not None:
+    initial_checkpoint, seed = saved.get("path"), saved.get("seed", seed)
+  if initial_checkpoint:
+    state = state.replace(frozen=loading.restore_frozen(
+        initial_checkpoint, state.frozen))
+    log.info("frozen base from %s", initial_checkpoint)
+  record = adapter_base.record(initial_checkpoint, seed, state.frozen)
+  if saved is not None:
+    adapter_base.check(saved, state.frozen, f"MODEL_DIR {directory}")
+  elif model.config.prompt is not None:
+    sharding = jax.tree.map(lambda x: x.sharding, state.params)
+    params = prompt_tuning.initialize(
+        state.all_params(), model.config.prompt,
+        jax.random.fold_in(jax.random.key(seed), 1))
+    params = trainable.split(model.config, params)[0]
+    state = state.replace(params=jax.device_put(params, sharding))
+  return state, {"base": record}
 
 
 def _real_tokens(batch: Mapping[str, np.ndarray]) -> int:

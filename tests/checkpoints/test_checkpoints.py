@@ -18,6 +18,7 @@ import pytest
 import toy_training
 from flan_jax.checkpoints import checkpointer as checkpointer_lib
 from flan_jax.parallel import partitioning
+from flan_jax.steps import builder
 from flan_jax.train import optimizers
 from flan_jax.train import train_state
 from flan_jax.train import trainer
@@ -28,10 +29,11 @@ STEPS = 24
 
 def test_checkpoint_save_then_restore_is_exact(tmp_path):
   model = toy_training.tiny_model()
-  shapes = train_state.model_input_shapes(model.feature_converter(pack=True),
+  shapes = builder.model_input_shapes(model.feature_converter(pack=True),
                                       toy_training.LENGTHS, 8)
-  state, _, _ = train_state.initial_state(model, toy_training.tiny_optimizer(),
-                                      partitioning.Partitioner(), shapes, 0)
+  state = train_state.step_builder(model, toy_training.tiny_optimizer(),
+                                   partitioning.Partitioner(), shapes,
+                                   0).init_state()
   checkpointer = checkpointer_lib.Checkpointer(str(tmp_path))
   checkpointer.save(7, state.params, state.opt_state, {"note": "x"})
   checkpointer.wait()

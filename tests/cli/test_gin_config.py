@@ -110,3 +110,29 @@ def test_the_demo_base_is_found_or_missed_in_one_line(tmp_path, monkeypatch):
     finally:
       gin.clear_config()
 
+
+
+@pytest.mark.parametrize("peft_file", ["runs/lora.gin",
+                                       "runs/prompt_tuning.gin"])
+def test_peft_run_files_make_the_demo_model_parameter_efficient(
+    peft_file, tmp_path):
+  # The demo's shape (tests/models would shadow gin/models in an include).
+  (tmp_path / "run.gin").write_text(
+      _RUN.replace("MODEL = None", "MODEL = @EncoderDecoderModel()\n"
+                   "EncoderDecoderModel.config = @T5Config()") +
+      f"include '{peft_file}'\n")
+  with gin.unlock_config():
+    gin.clear_config()
+    try:
+      gin_config.parse_gin([str(tmp_path / "run.gin")],
+                           ["PROMPT_LENGTH = 4"] if "prompt" in peft_file
+                           else ["LORA_RANK = 2"])
+      model = gin_config.model_macro()
+      if "lora" in peft_file:
+        assert model.config.lora.rank == 2 and model.config.lora.scale == 8.0
+        assert model.config.prompt is None
+      else:
+        assert model.config.prompt.length == 4 and model.config.lora is None
+        assert gin_config.query("train.pack") is False
+    finally:
+      gin.clear_config()

@@ -36,6 +36,9 @@ class KnownAnswersModel:
   def feature_converter(self, pack):
     return seqio.EncDecFeatureConverter(pack=pack)
 
+  def abstract_params(self):
+    return jax.ShapeDtypeStruct((VOCAB,), jnp.float32)  # the table, replicated
+
   def score_options(self, params, batch):
     inputs, options = batch["inputs"], batch["option_targets"]
     per_token = jnp.where(options > 0, params[options], 0.0).sum(-1)

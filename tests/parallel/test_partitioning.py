@@ -43,14 +43,15 @@ def test_optimizer_state_follows_parameter_shardings():
   script = textwrap.dedent("""
       import jax, toy_training
       from flan_jax.parallel import partitioning
+      from flan_jax.steps import builder
       from flan_jax.train import train_state
       from jax.sharding import PartitionSpec as P
       model = toy_training.tiny_model()
-      shapes = train_state.model_input_shapes(
+      shapes = builder.model_input_shapes(
           model.feature_converter(pack=True), toy_training.LENGTHS, 8)
       part = partitioning.Partitioner({"data": 2, "model": 4}, fsdp=True)
-      state, sh, _ = train_state.initial_state(
-          model, toy_training.tiny_optimizer(), part, shapes, 0)
+      state = train_state.step_builder(
+          model, toy_training.tiny_optimizer(), part, shapes, 0).init_state()
       def find(tree, suffix="wi_0/kernel"):
         for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
           if "/".join(str(k.key) for k in path).endswith(suffix):

@@ -6,17 +6,17 @@ import jax
 
 import toy_training
 from flan_jax.models import encoder_decoder
+from flan_jax.steps import builder
 from flan_jax.train import mfu
-from flan_jax.train import train_state
 
 
 def test_config_flops_match_xla_cost_analysis():
   config = dataclasses.replace(toy_training.CONFIG, d_model=256, num_heads=4,
                                head_dim=64, d_ff=512)
   model = encoder_decoder.EncoderDecoderModel(config)
-  shapes = train_state.model_input_shapes(model.feature_converter(pack=True),
+  shapes = builder.model_input_shapes(model.feature_converter(pack=True),
                                           {"inputs": 64, "targets": 16}, 4)
-  abstract, _ = train_state.param_logical_axes(model, shapes)
+  abstract = model.abstract_params()
   from_config = config.train_flops(4, 64, 16)
   from_xla = mfu.xla_train_flops(model, abstract, shapes)
   # XLA also counts element-wise work (softmax, GELU, norms): a little more.
@@ -39,9 +39,9 @@ def test_decoder_only_config_flops_match_xla_cost_analysis():
                                  num_heads=4, num_kv_heads=2, head_dim=64,
                                  d_ff=512)
   model = decoder_only.DecoderOnlyModel(config)
-  shapes = train_state.model_input_shapes(model.feature_converter(pack=True),
+  shapes = builder.model_input_shapes(model.feature_converter(pack=True),
                                           {"inputs": 48, "targets": 16}, 4)
-  abstract, _ = train_state.param_logical_axes(model, shapes)
+  abstract = model.abstract_params()
   from_config = model.train_flops(shapes)
   from_xla = mfu.xla_train_flops(model, abstract, shapes)
   assert from_config == config.train_flops(4, 64)

@@ -27,11 +27,7 @@ def test_plan_memory_from_shapes_alone():
                                                        "num_devices": 1})
   assert whole.num_params == sum(
       int(np.prod(p.shape)) for p in jax.tree.leaves(
-          train_state.param_logical_axes(
-              toy_training.tiny_model(),
-              train_state.model_input_shapes(
-                  toy_training.tiny_model().feature_converter(pack=True),
-                  toy_training.LENGTHS, 16))[0]))
+          toy_training.tiny_model().abstract_params()))
   assert whole.params_bytes == whole.params_total_bytes == 4 * whole.num_params
   assert whole.fits
   dp = planning.plan_memory(mesh_shape={"data": 8, "model": 1}, **kwargs)
@@ -46,3 +42,22 @@ def test_plan_memory_from_shapes_alone():
                               device_memory_gib=1e-4, **{**kwargs,
                                                          "num_devices": 1})
   assert tiny.fits is False and "DOES NOT FIT" in planning.format_plan(tiny)
+
+
+def test_a_lora_plan_counts_gradients_and_optimizer_state_for_adapters_only():
+  kwargs = dict(optimizer=toy_training.tiny_optimizer(name="adamw"),
+                batch_size=16, task_feature_lengths=toy_training.LENGTHS,
+                num_devices=1, mesh_shape={"data": 1, "model": 1})
+  full = planning.plan_memory(model=toy_training.tiny_model(), **kwargs)
+  lora = planning.plan_memory(model=toy_training.tiny_model(
+      lora={"rank": 4, "target_pattern": "attention/(query|value)$"}),
+                              **kwargs)
+  # Query and value adapters of 2 + 2 self- and 2 cross-attention layers:
+  # A [32, 4] and B [4, 4, 8] each, float32.
+  adapters = 6 * 2 * (32 * 4 + 4 * 4 * 8) * 4
+  assert lora.trainable_total_bytes == adapters
+  assert lora.params_bytes == full.params_bytes + adapters
+  assert lora.gradients_bytes == adapters
+  assert lora.optimizer_bytes == 2 * adapters + 4  # AdamW mu, nu, count
+  assert "trainable" in planning.format_plan(lora)
+  assert "trainable" not in planning.format_plan(full)

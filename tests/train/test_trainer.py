@@ -12,6 +12,7 @@ import pytest
 
 import toy_training
 from flan_jax.parallel import partitioning
+from flan_jax.steps import builder
 from flan_jax.train import input_pipeline
 from flan_jax.train import train_state
 
@@ -36,22 +37,22 @@ def setup():
   model = toy_training.tiny_model()
   partitioner = partitioning.Partitioner()
   converter = model.feature_converter(pack=True)
-  shapes = train_state.model_input_shapes(converter, toy_training.LENGTHS, 8)
-  state, shardings, tx = train_state.initial_state(
-      model, toy_training.tiny_optimizer(1e-2), partitioner, shapes, 0)
+  shapes = builder.model_input_shapes(converter, toy_training.LENGTHS, 8)
+  steps = train_state.step_builder(model, toy_training.tiny_optimizer(1e-2),
+                                   partitioner, shapes, 0)
+  state, tx = steps.init_state(), steps.tx
   batches = input_pipeline.PackedBatches(
       input_pipeline.mixture_examples("toy:train:all"),
       input_pipeline.packing_layout(converter, toy_training.LENGTHS),
       batch_size=8, seed=0)
   batch = next(batches)
   batches.close()
-  return model, tx, partitioner, state, shardings, batch
+  return model, tx, partitioner, state, steps, batch
 
 
 def test_train_step_lowers_the_loss_on_a_fixed_batch(setup):
-  model, tx, partitioner, state, shardings, batch = setup
-  step = train_state.jit_train_step(train_state.make_train_step(model, tx, 0),
-                                    shardings, partitioner)
+  model, tx, partitioner, state, steps, batch = setup
+  step = steps.jit_train_step(train_state.make_train_step(model, tx, 0))
   # The step donates its input state: work on a copy.
   state = jax.tree.map(jnp.copy, state)
   losses = []

@@ -1,0 +1,1 @@
+"""The one step builder: input shapes, train state, shardings, jitted steps."""
