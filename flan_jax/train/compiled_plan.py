@@ -1,17 +1,19 @@
-"""The plan XLA makes: the trainer's step and the eval step compiled for a
-TPU topology, on a machine without a TPU.
+"""The plan XLA makes: the train and eval steps compiled for a TPU topology.
 
-`compile_plan` builds the trainer's own step (its microbatches, remat
-policy, optimizer and donated state: `train_state.make_train_step` jitted
-by the `StepBuilder`) and the eval runner's scoring step on the mesh of a
-TPU topology's compile-only devices (`parallel.topologies`), has XLA
-compile both, and sets XLA's memory per device beside the analytic plan
+`compile_plan` builds, on a machine without a TPU, the trainer's own step
+(its microbatches, remat policy, optimizer and donated state:
+`train_state.make_train_step` jitted by the `StepBuilder`) and the eval
+runner's scoring step on the mesh of a TPU topology's compile-only devices
+(`parallel.topologies`), has XLA compile both, and sets XLA's memory per
+device beside the analytic plan
 (`planning.plan_memory`) of the same run:
 
     analytic                         XLA
     parameters + optimizer state  ~  arguments (state shards + batch)
     gradients + activations       ~  temporaries
-    total                         ~  peak (+ generated code) against HBM
+    total                         ~  peak: arguments, outputs not written
+                                     into donated inputs, temporaries and
+                                     generated code, against HBM
 
 The analytic plan knows shapes; XLA also knows what the compiled program
 really keeps alive at once: FSDP-gathered weights, collective buffers,
@@ -30,6 +32,7 @@ import dataclasses
 import logging
 from typing import Callable, Mapping
 
+from flan_jax import errors
 from flan_jax.models import api
 from flan_jax.parallel import partitioning
 from flan_jax.parallel import topologies
@@ -79,6 +82,13 @@ def compile_plan(*, model: api.Model | None, optimizer,
       devices=devices)
   progress(f"{where}: {len(devices)} x {devices[0].device_kind}, mesh "
            f"{dict(partitioner.mesh.shape)}")
+  data_parallel = partitioner.data_parallel_size
+  if batch_size % (num_microbatches * data_parallel):
+    raise errors.ConfigError(
+        f"train.batch_size is {batch_size}, which does not split into "
+        f"{num_microbatches} microbatch(es) over the {data_parallel} "
+        f"data-parallel devices of {where}: use a multiple of "
+        f"{num_microbatches * data_parallel}", setting="train.batch_size")
   hbm = topologies.hbm_bytes(devices[0])
   analytic = planning.plan_memory(
       model=model, optimizer=optimizer, mesh_shape=mesh_shape,
