@@ -10,7 +10,8 @@ device beside the analytic plan
 
     analytic                         XLA
     parameters + optimizer state  ~  arguments (state shards + batch)
-    gradients + activations       ~  temporaries
+    gradients + gathered weights
+      + activations               ~  temporaries
     total                         ~  peak: arguments, outputs not written
                                      into donated inputs, temporaries and
                                      generated code, against HBM
@@ -134,6 +135,7 @@ def _difference(analytic: int, xla: int) -> str:
 
 def format_compiled_plan(plan: CompiledPlan) -> str:
   a, t, s = plan.analytic, plan.train.memory, plan.score.memory
+  temporaries = a.gradients_bytes + a.gathered_bytes + a.activations_bytes
   where = plan.topology + (f" x {plan.num_slices} slices"
                            if plan.num_slices > 1 else "")
   lines = [
@@ -147,9 +149,9 @@ def format_compiled_plan(plan: CompiledPlan) -> str:
       f"   (XLA: arguments, batch included)",
       f"  outputs                    {'':13s}{_gib(t.output_bytes)}"
       f"            ({t.alias_bytes / GIB:.2f} GiB reuse donated inputs)",
-      f"  temporaries (grads + acts) {_gib(a.gradients_bytes + a.activations_bytes)}"
-      f"{_gib(t.temp_bytes)}  "
-      f"{_difference(a.gradients_bytes + a.activations_bytes, t.temp_bytes)}",
+      f"  temporaries                {_gib(temporaries)}"
+      f"{_gib(t.temp_bytes)}  {_difference(temporaries, t.temp_bytes)}"
+      f"   (analytic: gradients, gathered, activations)",
       f"  generated code             {'':13s}{_gib(t.generated_code_bytes)}",
       f"  peak                       {_gib(a.total_bytes)}{_gib(t.peak_bytes)}  "
       f"{_difference(a.total_bytes, t.peak_bytes)}",
