@@ -10,8 +10,8 @@ device beside the analytic plan
 
     analytic                         XLA
     parameters + optimizer state  ~  arguments (state shards + batch)
-    gradients + gathered weights
-      + activations               ~  temporaries
+    gradients, compute copy,
+      gathered weights, activations ~  temporaries
     total                         ~  peak: arguments, outputs not written
                                      into donated inputs, temporaries and
                                      generated code, against HBM
@@ -135,7 +135,8 @@ def _difference(analytic: int, xla: int) -> str:
 
 def format_compiled_plan(plan: CompiledPlan) -> str:
   a, t, s = plan.analytic, plan.train.memory, plan.score.memory
-  temporaries = a.gradients_bytes + a.gathered_bytes + a.activations_bytes
+  temporaries = (a.gradients_bytes + a.compute_copy_bytes + a.gathered_bytes +
+                 a.activations_bytes)
   where = plan.topology + (f" x {plan.num_slices} slices"
                            if plan.num_slices > 1 else "")
   lines = [
@@ -151,7 +152,7 @@ def format_compiled_plan(plan: CompiledPlan) -> str:
       f"            ({t.alias_bytes / GIB:.2f} GiB reuse donated inputs)",
       f"  temporaries                {_gib(temporaries)}"
       f"{_gib(t.temp_bytes)}  {_difference(temporaries, t.temp_bytes)}"
-      f"   (analytic: gradients, gathered, activations)",
+      f"   (analytic: gradients, copy, gathered, activations)",
       f"  generated code             {'':13s}{_gib(t.generated_code_bytes)}",
       f"  peak                       {_gib(a.total_bytes)}{_gib(t.peak_bytes)}  "
       f"{_difference(a.total_bytes, t.peak_bytes)}",
