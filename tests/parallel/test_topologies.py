@@ -73,3 +73,26 @@ def test_a_mesh_the_devices_cannot_form_is_one_line():
   assert "needs 8 devices, there are 4" in str(too_many.value)
   for error in (missing_slice.value, too_many.value):
     assert "\n" not in str(error)
+
+
+@needs_libtpu
+def test_every_tpu_hardware_file_names_a_topology_that_holds_its_mesh():
+  import glob  # pylint: disable=g-import-not-at-top
+  import os  # pylint: disable=g-import-not-at-top
+  import gin  # pylint: disable=g-import-not-at-top
+  from flan_jax.cli import gin_config  # pylint: disable=g-import-not-at-top
+  files = sorted(glob.glob(os.path.join(gin_config.REPO_GIN_DIR, "hardware",
+                                        "tpu_*.gin")))
+  assert len(files) >= 6
+  for path in files:
+    gin.clear_config()
+    gin_config.parse_gin([path], [])
+    topology = gin_config.binding_or("TPU_TOPOLOGY", None)
+    slices = gin_config.binding_or("TPU_NUM_SLICES", 1)
+    mesh_shape = gin_config.binding_or("Partitioner.mesh_shape", None)
+    devices = topologies.topology_devices(topology, slices)
+    part = partitioning.Partitioner(mesh_shape, fsdp=True, devices=devices)
+    assert dict(part.mesh.shape) == mesh_shape, path
+    assert topologies.hbm_bytes(devices[0]) == gin_config.binding_or(
+        "DEVICE_MEMORY_GIB", None) * 1024**3, path
+  gin.clear_config()
