@@ -37,7 +37,9 @@ EXTRAS = {
              "cryptography>=42", "google-cloud-storage>=3,<4",
              # tests/test_docs_site.py builds the site (the docs extra).
              "mkdocs>=1.6,<2", "mkdocs-material>=9.5,<10",
-             "mkdocstrings[python]>=0.26,<2"],
+             "mkdocstrings[python]>=0.26,<2",
+             # tests/train/test_compiled_plan.py compiles for TPU topologies.
+             "jax[tpu]>=0.10,<0.11"],
     # Pre-rendered Flan 2022 submixes (JSONL / Parquet / save_to_disk
     # directories), read with Hugging Face datasets; nothing is downloaded.
     "flan2022": ["datasets>=3,<6"],
@@ -66,6 +68,9 @@ EXTRAS = {
              "mkdocstrings[python]>=0.26,<2"],
     # Cloud TPU VMs.
     "tpu": ["jax[tpu]>=0.10,<0.11", "google-cloud-storage>=3,<4"],
+    # scripts/plan.py --topology: compile the train and eval steps for a TPU
+    # topology on any machine (libtpu describes the chips; no TPU needed).
+    "aot": ["jax[tpu]>=0.10,<0.11"],
 }
 
 setuptools.setup(

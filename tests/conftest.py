@@ -4,6 +4,12 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# libtpu (the test extra brings it for the TPU-topology tests) probes for a
+# TPU VM at every JAX start on this CPU machine and lets one process at a
+# time load it: skip the probes, let tests and their subprocesses share it.
+os.environ.setdefault("TPU_SKIP_MDS_QUERY", "1")
+os.environ.setdefault("TPU_WORKER_HOSTNAMES", "localhost")
+os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
 sys.path.insert(0, os.path.dirname(__file__))
 
 # Several tests compile the same programs (each training run jits its step);

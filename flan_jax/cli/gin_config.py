@@ -44,6 +44,7 @@ from flan_jax.models import lora
 from flan_jax.models import prompt_tuning
 from flan_jax.models import t5
 from flan_jax.parallel import partitioning
+from flan_jax.train import compiled_plan as compiled_plan_lib
 from flan_jax.train import optimizers
 from flan_jax.train import planning
 from flan_jax.train import trainer
@@ -321,6 +322,38 @@ def memory_plan(num_devices: int | None = None) -> planning.MemoryPlan:
       num_microbatches=binding_or("train.num_microbatches", 1),
       pack=binding_or("train.pack", True),
       device_memory_gib=binding_or("DEVICE_MEMORY_GIB", None))
+
+
+def compiled_plan(topology: str | None, num_slices: int | None,
+                  progress) -> compiled_plan_lib.CompiledPlan:
+  """scripts/plan.py --compile's plan: the gin in force compiled for
+  `topology` (else the hardware file's TPU_TOPOLOGY) and `num_slices`
+  (else TPU_NUM_SLICES, else 1)."""
+  topology = topology or binding_or("TPU_TOPOLOGY", None)
+  if not topology:
+    raise errors.ConfigError(
+        "no TPU topology to compile for: pass --topology=v5e:16x16 (say) or "
+        "include a gin/hardware TPU file (it binds TPU_TOPOLOGY)",
+        setting="TPU_TOPOLOGY")
+  model = binding_or("MODEL", None)
+  optimizer = binding_or("train.optimizer", None)
+  batch_size = binding_or("train.batch_size", None)
+  if model is None or optimizer is None or batch_size is None:
+    raise errors.ConfigError(
+        "plan needs MODEL, train.optimizer and train.batch_size bound "
+        "(include a gin/runs file or bind them)", setting="MODEL")
+  return compiled_plan_lib.compile_plan(
+      model=model, optimizer=optimizer,
+      mesh_shape=binding_or("Partitioner.mesh_shape", {"data": -1, "model": 1}),
+      topology=topology,
+      num_slices=num_slices or binding_or("TPU_NUM_SLICES", 1),
+      batch_size=batch_size,
+      task_feature_lengths=binding_or("train.task_feature_lengths", None),
+      fsdp=binding_or("Partitioner.fsdp", False),
+      logical_axis_rules=binding_or("Partitioner.logical_axis_rules", None),
+      num_microbatches=binding_or("train.num_microbatches", 1),
+      pack=binding_or("train.pack", True), seed=binding_or("train.seed", 0),
+      progress=progress)
 
 
 def query(binding: str):

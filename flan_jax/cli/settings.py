@@ -34,7 +34,9 @@ from flan_jax.data import task_settings
 from flan_jax.evaluation import inference
 from flan_jax.models import api
 from flan_jax.models import decoder
+from flan_jax.models import hf_config
 from flan_jax.models import layers
+from flan_jax.models import prompt_tuning
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,6 +141,16 @@ def _model_fields(name: str) -> dict[str, Rule]:
       f"{name}.decode_seed": whole(0, what="sampling seed"),
       f"{name}.eos_id": whole(0, what="end-of-sequence token id"),
   }
+
+
+def each_of(options, *, what: str) -> Rule:
+  """A tuple whose every item is one of `options` (empty allowed)."""
+  def problem(value):
+    if (isinstance(value, (tuple, list)) and
+        all(isinstance(v, str) and v in options for v in value)):
+      return None
+    return f"a tuple of {', '.join(map(repr, options))}"
+  return Rule(problem, what)
 
 
 def _network(name: str, fields: dict[str, Rule]) -> dict[str, Rule]:
@@ -262,10 +274,53 @@ SETTINGS: dict[str, Rule] = {
         "scan_layers": boolean("scan the layer stack"),
         "remat_policy": _REMAT,
         "dtype": _DTYPES,
+        "mlp_gated": boolean("gated MLP (T5 v1.1) or plain (T5 1.0)"),
+        "mlp_activation": choice(*layers.MLP_ACTIVATIONS,
+                                 what="MLP activation"),
+        "scale_decoder_outputs": boolean(
+            "tied output scaled by width^-0.5 (T5 1.0)"),
+        "lora": elsewhere("LoraConfig (gin/runs/lora.gin)"),
+        "prompt": elsewhere("PromptConfig (gin/runs/prompt_tuning.gin)"),
+    }),
+    # --- parameter-efficient tuning (gin/runs/lora.gin, prompt_tuning.gin)
+    **_network("LoraConfig", {
+        "rank": whole(1, what="LoRA rank r"),
+        "alpha": number(above=0, what="LoRA alpha (the update is scaled by "
+                        "alpha / r)"),
+        "dropout_rate": number(at_least=0, at_most=0.99,
+                               what="dropout on the adapters' input"),
+        "target_pattern": elsewhere(
+            "lora.check_targets (a pattern matching no layer is refused)"),
+    }),
+    **_network("PromptConfig", {
+        "length": whole(1, what="prompt vectors"),
+        "init": choice(*prompt_tuning.INITS, what="prompt initialisation"),
+        "uniform_range": number(above=0, what="uniform init range"),
+        "vocab_sample_size": whole(1, what="vocabulary rows sampled"),
+        "label_tokens": elsewhere("prompt_tuning (class-label init)"),
+        "init_tokens": elsewhere("prompt_tuning (token init)"),
     }),
     **_network("DecoderConfig", {
-        "family": choice("llama", "mistral", "qwen2",
+        "family": choice(*sorted(
+            model_type for model_type, family in hf_config.FAMILIES.items()
+            if family.model_class == "DecoderOnlyModel"),
                          what="Hugging Face architecture"),
+        "mlp_activation": choice(*layers.MLP_ACTIVATIONS,
+                                 what="MLP activation"),
+        "qk_norm": boolean("RMSNorm on each head's queries and keys (Qwen3)"),
+        "norm_plus_one": boolean("RMSNorm scales by 1 + weight (Gemma)"),
+        "post_norms": boolean("norms after attention and MLP (Gemma 3)"),
+        "scale_embeddings": boolean("embeddings times sqrt(width) (Gemma)"),
+        "query_pre_attn_scalar": number(above=0, none_ok=True,
+                                        what="queries scaled by its -1/2"),
+        "layer_types": each_of(decoder.LAYER_TYPES,
+                               what="repeating pattern of layer kinds"),
+        "rope_local_theta": number(above=0, none_ok=True,
+                                   what="RoPE base of sliding layers"),
+        "sliding_window": whole(1, none_ok=True,
+                                what="keys a sliding layer sees"),
+        "lora": elsewhere("LoraConfig (gin/runs/lora.gin)"),
+        "prompt": elsewhere("PromptConfig (gin/runs/prompt_tuning.gin)"),
         "vocab_size": whole(1, what="vocabulary size"),
         "d_model": whole(1, what="model width"),
         "num_layers": whole(1, what="layers"),

@@ -5,9 +5,10 @@ logical names (`flan_jax.models.layers`). One rule table maps each logical
 name to a mesh axis (or to None: replicated). Changing the parallelism means
 changing the mesh shape and the rules, never the model.
 
-The mesh has two axes, "data" and "model":
+The mesh has two axes, "data" and "model" (and "slice" across the slices
+of a multi-slice TPU job):
 
-    data parallel     batch -> data
+    data parallel     batch -> data (-> slice and data, multi-slice)
     tensor parallel   heads, kv_heads, mlp, vocab -> model (Megatron style;
                       a no-op while the model axis has size 1)
     FSDP (fsdp=True)  additionally embed -> data: every parameter and its
@@ -23,6 +24,15 @@ being taken, leaves embed replicated.
 Example, 8 devices, `Partitioner({"data": 2, "model": 4}, fsdp=True)`:
 a kernel with axes (embed, mlp) and shape (512, 1024) is stored as
 (256, 256) blocks, one per device.
+
+Meshes real pods accept. On TPUs the mesh follows the chips' physical
+layout (`mesh_utils.create_device_mesh`), and a mesh axis may span several
+physical axes or split one (v6e 16x16 as data 32 x model 8). Devices of
+several slices, joined over the data-centre network (DCN), need a "slice"
+axis of the slice count: it alone crosses slices (the batch, hence only the
+gradient all-reduce), while data (FSDP) and model stay on each slice's fast
+interconnect (`mesh_utils.create_hybrid_device_mesh`). Example, two v5e
+16x16 slices: {"slice": 2, "data": 32, "model": 8}, 512 devices.
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ from typing import Any, Mapping, Sequence
 import flax.linen as nn
 import jax
 import numpy as np
+from jax.experimental import mesh_utils
 from jax.sharding import (AbstractMesh, AxisType, Mesh, NamedSharding,
                           PartitionSpec)
 
@@ -43,6 +54,13 @@ from flan_jax import errors
 log = logging.getLogger("flan_jax")
 
 LogicalRules = Sequence[tuple[str, str | tuple[str, ...] | None]]
+
+# The mesh axis that crosses slices (multi-slice jobs only).
+SLICE_AXIS = "slice"
+
+
+class MeshError(errors.ConfigError):
+  """A mesh these devices cannot form."""
 
 DEFAULT_RULES: LogicalRules = (
     ("batch", "data"),
@@ -67,14 +85,16 @@ DEFAULT_RULES: LogicalRules = (
 FSDP_RULES: LogicalRules = (("embed", "data"),)
 
 
-def make_rules(fsdp: bool = False,
-               extra_rules: LogicalRules = ()) -> tuple[tuple[Any, Any], ...]:
+def make_rules(fsdp: bool = False, extra_rules: LogicalRules = (),
+               multi_slice: bool = False) -> tuple[tuple[Any, Any], ...]:
   """The rule table: batch, then `extra_rules`, then FSDP, then defaults.
 
   Order matters: flax gives a mesh axis to the first rule that claims it, so
-  `batch` comes first and activations split over batch, not embed.
+  `batch` comes first and activations split over batch, not embed. With
+  `multi_slice` the batch spans the slices too.
   """
-  rules = [("batch", "data"), *extra_rules]
+  batch_axes = (SLICE_AXIS, "data") if multi_slice else "data"
+  rules = [("batch", batch_axes), *extra_rules]
   if fsdp:
     rules += FSDP_RULES
   named = {name for name, _ in rules}
@@ -86,13 +106,60 @@ def make_mesh(mesh_shape: Mapping[str, int],
               devices: Sequence[jax.Device] | None = None) -> Mesh:
   """Builds a mesh; one axis may be -1 to take every remaining device.
 
-  Example: {"data": -1, "model": 4} on 8 devices is a (2, 4) mesh.
+  Example: {"data": -1, "model": 4} on 8 devices is a (2, 4) mesh. TPU
+  devices are placed by their physical layout, several slices by a hybrid
+  mesh (module docstring); a mesh they cannot form is a `MeshError`.
   """
   devices = list(devices if devices is not None else jax.devices())
   names = tuple(mesh_shape)
   sizes = resolve_mesh_shape(mesh_shape, len(devices))
-  return jax.make_mesh(tuple(sizes.values()), names, devices=devices,
-                       axis_types=(AxisType.Auto,) * len(names))
+  axis_types = (AxisType.Auto,) * len(names)
+  # Devices other than multi-slice TPUs carry no slice index: one slice.
+  slices = {getattr(d, "slice_index", 0) for d in devices}
+  if len(slices) > 1 or sizes.get(SLICE_AXIS, 1) > 1:
+    grid = _multi_slice_grid(sizes, devices, len(slices))
+  elif devices[0].platform == "tpu":
+    grid = _physical_grid(
+        lambda: mesh_utils.create_device_mesh(
+            tuple(sizes.values()), devices, allow_split_physical_axes=True),
+        sizes, devices)
+  else:  # CPU and GPU: as JAX lays them out
+    return jax.make_mesh(tuple(sizes.values()), names, devices=devices,
+                         axis_types=axis_types)
+  return Mesh(grid, names, axis_types=axis_types)
+
+
+def _multi_slice_grid(sizes: Mapping[str, int],
+                      devices: Sequence[jax.Device],
+                      num_slices: int) -> np.ndarray:
+  """Devices of several slices: only the slice axis crosses slices."""
+  if sizes.get(SLICE_AXIS) != num_slices:
+    example = {SLICE_AXIS: num_slices,
+               **{k: -1 if k == "data" else v for k, v in sizes.items()
+                  if k != SLICE_AXIS}}
+    raise MeshError(
+        f"Partitioner.mesh_shape {dict(sizes)}: these {len(devices)} devices "
+        f"form {num_slices} slice(s), so the mesh needs a '{SLICE_AXIS}' axis "
+        f"of {num_slices} (e.g. {example})", setting="Partitioner.mesh_shape")
+  within = [1 if name == SLICE_AXIS else n for name, n in sizes.items()]
+  across = [n if name == SLICE_AXIS else 1 for name, n in sizes.items()]
+  return _physical_grid(
+      lambda: mesh_utils.create_hybrid_device_mesh(
+          within, across, devices, allow_split_physical_axes=True),
+      sizes, devices)
+
+
+def _physical_grid(build, sizes: Mapping[str, int],
+                   devices: Sequence[jax.Device]) -> np.ndarray:
+  try:
+    return build()
+  except (AssertionError, ValueError, NotImplementedError) as e:
+    reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    raise MeshError(
+        f"Partitioner.mesh_shape {dict(sizes)} does not fit the physical "
+        f"layout of these {len(devices)} {devices[0].device_kind} devices "
+        f"({reason}): pick axis sizes that tile the slice",
+        setting="Partitioner.mesh_shape") from e
 
 
 def resolve_mesh_shape(mesh_shape: Mapping[str, int],
@@ -114,7 +181,7 @@ def resolve_mesh_shape(mesh_shape: Mapping[str, int],
   if int(np.prod(sizes)) != num_devices:
     raise errors.ConfigError(
         f"Partitioner.mesh_shape {dict(zip(mesh_shape, sizes))} needs "
-        f"{int(np.prod(sizes))} devices, this machine has {num_devices}: use "
+        f"{int(np.prod(sizes))} devices, there are {num_devices}: use "
         f"a mesh of {num_devices} (one axis may be -1) or another "
         f"gin/hardware file", setting="Partitioner.mesh_shape")
   return dict(zip(mesh_shape, sizes))
@@ -169,7 +236,8 @@ class Partitioner:
     if self.mesh is None:
       self.mesh = make_mesh(self.mesh_shape, self.devices)
     if self.logical_axis_rules is None:
-      self.logical_axis_rules = make_rules(self.fsdp)
+      self.logical_axis_rules = make_rules(
+          self.fsdp, multi_slice=SLICE_AXIS in self.mesh.shape)
     self.logical_axis_rules = tuple(
         (n, tuple(a) if isinstance(a, list) else a)
         for n, a in self.logical_axis_rules)

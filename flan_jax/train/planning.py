@@ -7,13 +7,28 @@ trainer's own rule table on an abstract mesh (no devices needed).
 Activations are the model's own estimate (`Model.activation_bytes`, the
 formula in `flan_jax.models.sizing`): what the backward pass keeps per token
 and layer under the config's remat policy.
+
+Two terms come from reading XLA's buffer assignments of compiled steps
+(`XLA_FLAGS=--xla_dump_to=...`, the `*buffer-assignment.txt` files):
+
+  compute copy     parameters stored in float32 and computed in bfloat16
+                   are converted once per step, the whole stack of a
+                   scanned layer at a time: a bfloat16 copy of the
+                   parameters lives through the step (2.0 GiB per device
+                   for the 137B model on a v3-128).
+  gathered (FSDP)  a parameter split over the batch's mesh axes is
+                   all-gathered, in the compute dtype, where it is used:
+                   one layer's at a time (the largest) plus those outside
+                   the layer stack (embeddings, the logits kernel).
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import math
-from typing import Mapping
+import re
+from typing import Any, Mapping
 
 import jax
 import jax.numpy as jnp
@@ -43,10 +58,13 @@ class MemoryPlan:
   # Parameters that train (all of them unless LoRA or prompt tuning):
   # gradients and optimizer state exist for these alone.
   trainable_total_bytes: int | None = None
+  gathered_bytes: int = 0      # FSDP: weights gathered at once
+  compute_copy_bytes: int = 0  # parameters converted to the compute dtype
 
   @property
   def total_bytes(self) -> int:
     return (self.params_bytes + self.gradients_bytes + self.optimizer_bytes +
+            self.compute_copy_bytes + self.gathered_bytes +
             self.activations_bytes)
 
   @property
@@ -118,6 +136,21 @@ def plan_memory(*, model: api.Model | None, optimizer, mesh_shape: Mapping[str, 
     return math.prod(sizes[a] for a in ((axes_,) if isinstance(axes_, str)
                                         else axes_))
 
+  batch_axes = partitioning.logical_to_mesh_spec(("batch",), rules)[0]
+  compute_size = jnp.dtype(model.compute_dtype).itemsize
+  # FSDP gathers and compute-dtype copies concern every parameter, trained
+  # or frozen.
+  all_params, param_shardings = builder.abstract_params, builder.param_shardings
+  gathered = _gathered_bytes(
+      all_params, param_shardings, builder.param_axes, sizes,
+      {batch_axes} if isinstance(batch_axes, str) else set(batch_axes or ()),
+      compute_size)
+  compute_copy = sum(
+      train_state.bytes_per_device(p, sh, sizes) // jnp.dtype(p.dtype).itemsize
+      * compute_size
+      for p, sh in zip(jax.tree.leaves(all_params),
+                       jax.tree.leaves(param_shardings))
+      if jnp.dtype(p.dtype).itemsize > compute_size)
   batch_per_device = max(batch_size // (num_microbatches * ways("batch")), 1)
   acts = model.activation_bytes(lengths, batch_per_device=batch_per_device,
                                 tensor_parallel=ways("heads"))
@@ -132,11 +165,46 @@ def plan_memory(*, model: api.Model | None, optimizer, mesh_shape: Mapping[str, 
       mesh_shape=dict(sizes), num_params=model.num_params,
       params_total_bytes=params_total, params_bytes=params_bytes,
       gradients_bytes=gradients_bytes, optimizer_bytes=optimizer_bytes,
-      activations_bytes=acts,
+      activations_bytes=acts, gathered_bytes=gathered,
+      compute_copy_bytes=compute_copy,
       device_memory_bytes=(None if device_memory_gib is None
                            else int(device_memory_gib * GIB)),
       tokens_per_device=batch_per_device * tokens_per_example,
       trainable_total_bytes=total(state.params))
+
+
+_UNROLLED_LAYER = re.compile(r"layers_\d+$")
+
+
+def _gathered_bytes(params: Any, shardings: Any, axes: Any,
+                    sizes: Mapping[str, int], gather_axes: set[str],
+                    compute_size: int) -> int:
+  """Bytes per device that FSDP's all-gathers add (module docstring)."""
+  layers: dict[tuple, int] = collections.defaultdict(int)
+  outside = 0
+  leaves = jax.tree_util.tree_leaves_with_path(params)
+  for (path, leaf), sharding, names in zip(
+      leaves, jax.tree.leaves(shardings),
+      jax.tree.leaves(axes, is_leaf=lambda x: isinstance(x, tuple))):
+    whole, split = math.prod(leaf.shape), False
+    for dim_axes in sharding.spec:
+      for a in (dim_axes,) if isinstance(dim_axes, str) else dim_axes or ():
+        if a in gather_axes:
+          split = True
+        else:
+          whole //= sizes[a]
+    if not split:
+      continue
+    extra = whole * compute_size
+    keys = [str(getattr(k, "key", k)) for k in path]
+    if "layers" in names:  # a scanned stack: one layer of it at a time
+      layers[tuple(keys[:1])] += extra // leaf.shape[names.index("layers")]
+    elif any(_UNROLLED_LAYER.match(k) for k in keys):
+      cut = next(i for i, k in enumerate(keys) if _UNROLLED_LAYER.match(k))
+      layers[tuple(keys[:cut + 1])] += extra
+    else:
+      outside += extra
+  return outside + max(layers.values(), default=0)
 
 
 def format_plan(plan: MemoryPlan) -> str:
@@ -154,6 +222,10 @@ def format_plan(plan: MemoryPlan) -> str:
       f"  parameters         {gib(plan.params_bytes)}",
       f"  gradients          {gib(plan.gradients_bytes)}",
       f"  optimizer state    {gib(plan.optimizer_bytes)}",
+      f"  compute copy       {gib(plan.compute_copy_bytes)}"
+      f"   (parameters in the compute dtype)",
+      f"  gathered (FSDP)    {gib(plan.gathered_bytes)}"
+      f"   (one layer's weights and the embeddings', gathered)",
       f"  activations (est.) {gib(plan.activations_bytes)}"
       f"   ({plan.tokens_per_device} tokens per microbatch)",
       f"  total              {gib(plan.total_bytes)}",

@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import flax.linen as nn
 import jax
 
 import toy_training
@@ -16,7 +17,7 @@ def test_config_flops_match_xla_cost_analysis():
   model = encoder_decoder.EncoderDecoderModel(config)
   shapes = builder.model_input_shapes(model.feature_converter(pack=True),
                                           {"inputs": 64, "targets": 16}, 4)
-  abstract = model.abstract_params()
+  abstract = nn.unbox(model.abstract_params())
   from_config = config.train_flops(4, 64, 16)
   from_xla = mfu.xla_train_flops(model, abstract, shapes)
   # XLA also counts element-wise work (softmax, GELU, norms): a little more.
@@ -41,7 +42,7 @@ def test_decoder_only_config_flops_match_xla_cost_analysis():
   model = decoder_only.DecoderOnlyModel(config)
   shapes = builder.model_input_shapes(model.feature_converter(pack=True),
                                           {"inputs": 48, "targets": 16}, 4)
-  abstract = model.abstract_params()
+  abstract = nn.unbox(model.abstract_params())
   from_config = model.train_flops(shapes)
   from_xla = mfu.xla_train_flops(model, abstract, shapes)
   assert from_config == config.train_flops(4, 64)

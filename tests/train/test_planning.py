@@ -37,6 +37,12 @@ def test_plan_memory_from_shapes_alone():
   # Everything but the 8-way-indivisible leftovers is split 8 ways.
   assert fsdp.params_bytes < whole.params_bytes / 6
   assert fsdp.optimizer_bytes < dp.optimizer_bytes
+  # FSDP gathers weights where they are used; data parallelism keeps them
+  # whole and gathers nothing.
+  assert dp.gathered_bytes == 0 < fsdp.gathered_bytes < whole.params_bytes
+  assert fsdp.total_bytes == (fsdp.params_bytes + fsdp.gradients_bytes +
+                              fsdp.optimizer_bytes + fsdp.compute_copy_bytes +
+                              fsdp.gathered_bytes + fsdp.activations_bytes)
   assert dp.activations_bytes < whole.activations_bytes / 4
   tiny = planning.plan_memory(mesh_shape={"data": 1, "model": 1},
                               device_memory_gib=1e-4, **{**kwargs,
