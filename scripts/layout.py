@@ -24,20 +24,22 @@ PACKAGE_ORDER = ("data", "models", "train", "evaluation", "parallel",
                  "steps", "checkpoints", "cli")
 OTHER_FOLDERS = (
     ("tasks/demo/", "the built-in demo suite (generated datasets, no "
-     "download), its world corpus and pretrained base (base/)"),
+     "download), its world corpus, pretrained base (base/) and transfer "
+     "probes"),
     ("tasks/flan2021/", "the FLAN 2021 collection, one module per cluster"),
     ("tasks/flan2022/", "the Flan 2022 Collection: template types, CoT, "
      "pre-rendered submixes"),
     ("tasks/benchmarks/", "held-out benchmarks (MMLU, BIG-Bench Hard) read "
      "from your local copies"),
     ("gin/", "models/ (sizes), runs/ (finetune, eval, infer, demo, "
-     "pretrain_demo, flan2021_*, flan2022_*, task_data), hardware/ "
-     "(meshes), plan/"),
+     "pretrain_demo, flan2021_*, flan2022_*, lora, prompt_tuning, "
+     "task_data), hardware/ (meshes, TPU topologies), plan/"),
     ("scripts/", "thin entry points: parse flags, load gin, call one "
      "library function"),
     ("benchmarks/", "measurements that print figures (not tests)"),
-    ("docs/", "design.md (the map this layout follows), "
-     "flan2021_catalogue.md, flan2022.md, studies_flan2021.md"),
+    ("docs/", "the site (mkdocs.yml): guides/ (one task each), reference/ "
+     "(the API, from docstrings), design.md (the map this layout "
+     "follows), flan2021_catalogue.md, flan2022.md, studies_flan2021.md"),
     ("tests/", "pytest, mirroring flan_jax/ and tasks/ "
      "(`-m \"not slow\"` skips the few multi-minute tests)"),
 )

@@ -1,4 +1,4 @@
-"""The README's instructions work as written."""
+"""The README's and the guides' instructions work as written."""
 
 import os
 import re
@@ -12,13 +12,13 @@ from flan_jax.data import templates
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _readme():
-  with open(os.path.join(ROOT, "README.md")) as f:
+def _guide(name):
+  with open(os.path.join(ROOT, "docs", "guides", f"{name}.md")) as f:
     return f.read()
 
 
-def test_readme_registration_example_registers_what_it_says():
-  code = re.search(r"```python\n# my_tasks.py\n(.*?)```", _readme(),
+def test_the_tasks_guide_registration_example_registers_what_it_says():
+  code = re.search(r"```python\n# my_tasks.py\n(.*?)```", _guide("tasks"),
                    re.DOTALL).group(1)
   exec(compile(code, "README:my_tasks.py", "exec"), {})  # pylint: disable=exec-used
   names = set(seqio.TaskRegistry.names())
@@ -35,8 +35,9 @@ def test_readme_registration_example_registers_what_it_says():
       "What colour is grass?\nOPTIONS:\n- blue\n- green\n- white")
 
 
-def test_readme_error_example_is_the_real_message():
-  shown = re.search(r"TemplateError: (dataset 'thing_colour'.*)", _readme())
+def test_the_tasks_guide_error_example_is_the_real_message():
+  shown = re.search(r"TemplateError: (dataset 'thing_colour'.*)",
+                    _guide("tasks"))
   template = templates.Template("{options_}\nPick the colour of {colour}.",
                                 "{answer}")
   with pytest.raises(templates.TemplateError) as error:

@@ -395,9 +395,10 @@ def test_a_mistake_is_one_line_and_loses_nothing(world, case):
   assert not (world / "new_run").exists()  # not even an empty folder
 
 
-def test_the_readme_example_is_the_real_message(world):
+def test_the_troubleshooting_guide_example_is_the_real_message(world):
   del world  # only for the shared fork server's warm start
-  readme = (script_runner.REPO / "README.md").read_text()
+  readme = (script_runner.REPO / "docs" / "guides" /
+            "troubleshooting.md").read_text()
   command = "python scripts/train.py --gin_file=runs/demo.gin --gin.TRAIN_STEPS=-5"
   shown = readme.split(f"$ {command}\n", 1)[1].splitlines()[0]
   result = script_runner.run("train.py", *command.split()[2:])
