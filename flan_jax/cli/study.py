@@ -9,6 +9,13 @@ once on every eval mixture the runs use. `plan_study` makes the list::
     num_clusters  held-out score vs training clusters  <c>:ablation:num_clusters:<k>:train
     templates     held-out score vs templates/dataset  <c>:ablation:templates:<n>:train
     instructions  full / dataset name / no template    <c>:ablation:instructions:<mode>:no_<h>
+    prompt_tuning FLAN's section 4.5 (Fig. 10), per held-out cluster h:
+                  the leave-one-out run                 <c>:train:no_<h>
+                  then prompt tuning of the base and of that run's last
+                  checkpoint on h's first 32 examples per dataset and on
+                  h's whole training sets               <c>:ablation:
+                                                        prompt_tuning:
+                                                        {first32,full}:<h>
 
 (the ablation mixtures and what they hold out are the collection's
 `flan_jax.data.ablations` plan). Each run is the suite's gin plus a few
@@ -26,6 +33,15 @@ so `scripts/train.py` and `scripts/eval.py` reproduce any one of them
 `train.initial_checkpoint` when it binds one (the demo's pretrained base),
 else step 0 of the first run (every run of a seed starts from the same
 initialisation).
+
+The prompt-tuning runs add `runs/prompt_tuning.gin` to the suite's files,
+start from their checkpoint (`train.initial_checkpoint`: the suite's base,
+or the leave-one-out run's last step) and train `prompt_tuning_steps` steps
+(`--prompt_tuning_steps`, default 200; `--gin.TRAIN_STEPS` sizes the
+leave-one-out run only). The
+instruction-tuned checkpoint is a run of the study rather than a flag: the
+study then holds out exactly the cluster it prompt-tunes on, and plans,
+budgets and resumes the tuning like every other run.
 
 `run_study` is restartable: the study directory holds `study.json` (the
 plan; a restart with another plan is refused, one with more seeds reuses
@@ -57,7 +73,11 @@ from flan_jax.train import planning
 
 log = logging.getLogger("flan_jax")
 
-STUDIES = ("loco", "num_clusters", "templates", "instructions")
+STUDIES = ("loco", "num_clusters", "templates", "instructions",
+           "prompt_tuning")
+PROMPT_GIN = "runs/prompt_tuning.gin"
+PROMPT_TUNING_STEPS = 200  # default steps of each prompt-tuning run
+FROM_BASE = "base"  # StudyRun.init_from: the suite's base
 STUDY_FILE, PROGRESS_FILE, RUN_GIN = "study.json", "progress.json", "study_run.gin"
 
 
@@ -78,6 +98,10 @@ class StudyRun:
     seed: train.seed.
     extra_evals: (label, eval mixture) evaluated besides, e.g. the dataset
       name phrasing of the held-out tasks.
+    gin_files: included after the suite's gin (prompt tuning's file).
+    init_from: where a prompt-tuning run starts: FROM_BASE, or the name of
+      the study run whose last checkpoint it tunes.
+    train_steps: a prompt-tuning run's steps (over the suite's TRAIN_STEPS).
   """
   name: str
   value: str | int
@@ -86,6 +110,9 @@ class StudyRun:
   held_out: tuple[str, ...]
   seed: int
   extra_evals: tuple[tuple[str, str], ...] = ()
+  gin_files: tuple[str, ...] = ()
+  init_from: str | None = None
+  train_steps: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,8 +130,8 @@ def _runs_per_seed(seeds, make) -> tuple[StudyRun, ...]:
   return tuple(run for seed in seeds for run in make(seed))
 
 
-def plan_study(name: str, collection: str, seeds: Sequence[int] = (0,)
-               ) -> Study:
+def plan_study(name: str, collection: str, seeds: Sequence[int] = (0,), *,
+               prompt_tuning_steps: int = PROMPT_TUNING_STEPS) -> Study:
   """The runs of study `name` on `collection` (its mixtures registered)."""
   if name not in STUDIES:
     raise StudyError(f"unknown study '{name}'; studies: {', '.join(STUDIES)}")
@@ -114,6 +141,13 @@ def plan_study(name: str, collection: str, seeds: Sequence[int] = (0,)
   if not clusters:
     raise StudyError(f"collection '{collection}' has no registered clusters "
                      "(is the module that registers it imported?)")
+  if name == "prompt_tuning":
+    if prompt_tuning_steps < 1:
+      raise StudyError("--prompt_tuning_steps must be at least 1, not "
+                       f"{prompt_tuning_steps}")
+    return Study(name, collection, _runs_per_seed(
+        seeds, lambda seed: _prompt_tuning_runs(collection, seed,
+                                                prompt_tuning_steps)))
   if name == "loco":
     held = [c for c in clusters if mixtures.train_mixture_name(collection, c)
             in _mixture_names()]
@@ -153,6 +187,37 @@ def plan_study(name: str, collection: str, seeds: Sequence[int] = (0,)
   return Study(name, collection, runs)
 
 
+def _prompt_tuning_runs(collection: str, seed: int,
+                        steps: int = PROMPT_TUNING_STEPS) -> list[StudyRun]:
+  """Per held-out cluster: its leave-one-out run, then four prompt tunings."""
+  try:
+    held = ablations.registered_plan(collection).instruction_held_out
+  except KeyError as e:
+    raise StudyError(str(e)) from None
+  known = _mixture_names()
+  held = [h for h in held if mixtures.train_mixture_name(collection, h)
+          in known and ablations.prompt_tuning_mixture(collection, h) in known]
+  if not held:
+    raise StudyError(f"collection '{collection}' has no held-out cluster to "
+                     "prompt-tune on (its ablation plan's instruction_held_out "
+                     "names none with training data)")
+  runs = []
+  for h in held:
+    tuned = StudyRun(f"no_{h}_seed{seed}", "tuned:zero_shot",
+                     mixtures.train_mixture_name(collection, h),
+                     mixtures.eval_mixture_name(collection, h), (h,), seed)
+    runs.append(tuned)
+    for model, start in (("base", FROM_BASE), ("tuned", tuned.name)):
+      for examples in (ablations.PROMPT_TUNING_EXAMPLES, None):
+        size = "full" if examples is None else f"first{examples}"
+        runs.append(StudyRun(
+            f"prompt_{model}_{size}_{h}_seed{seed}", f"{model}:{size}",
+            ablations.prompt_tuning_mixture(collection, h, examples),
+            mixtures.eval_mixture_name(collection, h), (h,), seed,
+            gin_files=(PROMPT_GIN,), init_from=start, train_steps=steps))
+  return runs
+
+
 def _mixture_names() -> set[str]:
   import seqio  # pylint: disable=g-import-not-at-top
   return set(seqio.MixtureRegistry.names())
@@ -166,13 +231,62 @@ def _quote(value: str) -> str:
 
 
 def run_bindings(run: StudyRun, study_dir: str) -> list[str]:
-  """The bindings that make the suite's gin into this run."""
+  """The bindings that make the suite's gin into this run (before the
+  user's, who may change any of them)."""
   model_dir = os.path.join(study_dir, "runs", run.name)
   return [f"MODEL_DIR = {_quote(model_dir)}",
           f"MIXTURE = {_quote(run.mixture)}",
           f"EVAL_MIXTURE = {_quote(run.eval_mixture)}",
           f"EVAL_OUTPUT_DIR = {_quote(os.path.join(model_dir, 'eval'))}",
           f"train.seed = {run.seed}"]
+
+
+def final_bindings(run: StudyRun, init_checkpoint: str | None = None
+                   ) -> list[str]:
+  """Bindings after the user's: a prompt-tuning run trains its
+  `train_steps` whatever TRAIN_STEPS the user gave, from
+  `init_checkpoint` (None: the suite's or the user's base) even when the
+  user binds train.initial_checkpoint for the base."""
+  if run.init_from is None:
+    return []
+  bindings = [f"TRAIN_STEPS = {run.train_steps}"]
+  if init_checkpoint is not None:
+    bindings.append(f"train.initial_checkpoint = {_quote(init_checkpoint)}")
+  return bindings
+
+
+def _run_gin(study: Study, run: StudyRun, gin_files, user_bindings,
+             search_paths, study_dir: str) -> tuple[list[str], list[str]]:
+  """(gin files, bindings) of one run, its start checkpoint resolved."""
+  init = _init_checkpoint(study, run, gin_files, user_bindings, search_paths,
+                          study_dir)
+  return ([*gin_files, *run.gin_files],
+          [*run_bindings(run, study_dir), *user_bindings,
+           *final_bindings(run, init)])
+
+
+def _init_checkpoint(study: Study, run: StudyRun, gin_files, user_bindings,
+                     search_paths, study_dir: str) -> str | None:
+  """Where a prompt-tuning run starts (None: the suite's own base binding).
+
+  The base is the suite's `train.initial_checkpoint`, else step 0 of the
+  study's first run; a tuned start is the named run's last step, read from
+  that run's gin (so `--gin.TRAIN_STEPS` moves it too).
+  """
+  if run.init_from is None:
+    return None
+  first = study.runs[0]
+  source = first if run.init_from == FROM_BASE else next(
+      r for r in study.runs if r.name == run.init_from)
+  _parse(gin_files, [*run_bindings(source, study_dir), *user_bindings],
+         search_paths)
+  if run.init_from == FROM_BASE:
+    if gin_config.binding_or("train.initial_checkpoint", None):
+      return None
+    return _base_checkpoint(study_dir, first)
+  steps = gin_config.binding_or("train.num_train_steps", 0)
+  return os.path.join(study_dir, "runs", source.name, "checkpoints",
+                      str(steps))
 
 
 def run_gin_text(gin_files: Sequence[str], bindings: Sequence[str]) -> str:
@@ -213,38 +327,50 @@ def dry_run_text(study: Study, gin_files: Sequence[str],
   parts = [f"# Study '{study.name}' on '{study.collection}': "
            f"{len(study.runs)} runs, base evaluated on "
            f"{', '.join(study.base_eval_mixtures)}", ""]
+  run_gin = {}
   for index, run in enumerate(study.runs):
-    bindings = [*run_bindings(run, study_dir), *user_bindings]
+    run_gin[run.name] = _run_gin(study, run, gin_files, user_bindings,
+                                 search_paths, study_dir)
     evals = ", ".join([run.eval_mixture, *(m for _, m in run.extra_evals)])
     parts += [f"## run {index + 1}/{len(study.runs)}: {run.name} "
               f"(evaluated on {evals})", "", "```",
-              run_gin_text(gin_files, bindings).rstrip(), "```", ""]
-  # The runs differ only in data and seed: one parse gives every run's
-  # steps, batch, lengths, model and mesh.
-  _parse(gin_files, [*run_bindings(study.runs[0], study_dir),
-                     *user_bindings], search_paths)
-  steps = gin_config.binding_or("train.num_train_steps", 0)
-  batch = gin_config.binding_or("train.batch_size", 0)
-  lengths = gin_config.binding_or("train.task_feature_lengths", {})
-  model = gin_config.binding_or("MODEL", None)
-  flops = 0.0
-  if model is not None:
-    converter = model.feature_converter(
-        pack=gin_config.binding_or("train.pack", True))
-    shapes = {k: (batch, v) for k, v in
-              converter.get_model_feature_lengths(lengths).items()}
-    flops = model.train_flops(shapes)
-  mesh = gin_config.binding_or("Partitioner.mesh_shape", {})
-  devices = num_devices or (1 if -1 in mesh.values() else None)
-  plan_text = planning.format_plan(gin_config.memory_plan(devices))
-  runs = len(study.runs)
-  steps_total = runs * steps
-  tokens_total = steps_total * batch * sum(lengths.values())
-  flops_total = steps_total * flops
-  parts += ["## Plan of one train step (`scripts/plan.py`; the same for every "
-            "run, which differ only in data and seed)", "", "```", plan_text,
-            "```", "",
-            "## Budget", "",
+              run_gin_text(*run_gin[run.name]).rstrip(), "```", ""]
+  # Runs with the same gin files differ only in data, seed and start: one
+  # parse per kind (instruction tuning, prompt tuning) gives their steps,
+  # batch, lengths, model and mesh.
+  kinds: dict[tuple[str, ...], list[StudyRun]] = {}
+  for run in study.runs:
+    kinds.setdefault(run.gin_files, []).append(run)
+  steps_total = tokens_total = 0
+  flops_total = 0.0
+  for extra, runs in kinds.items():
+    _parse(*run_gin[runs[0].name], search_paths)
+    steps = gin_config.binding_or("train.num_train_steps", 0)
+    batch = gin_config.binding_or("train.batch_size", 0)
+    lengths = gin_config.binding_or("train.task_feature_lengths", {})
+    model = gin_config.binding_or("MODEL", None)
+    flops = 0.0
+    if model is not None:
+      converter = model.feature_converter(
+          pack=gin_config.binding_or("train.pack", True))
+      shapes = {k: (batch, v) for k, v in
+                converter.get_model_feature_lengths(lengths).items()}
+      flops = model.train_flops(shapes)
+    mesh = gin_config.binding_or("Partitioner.mesh_shape", {})
+    devices = num_devices or (1 if -1 in mesh.values() else None)
+    plan_text = planning.format_plan(gin_config.memory_plan(devices))
+    steps_total += len(runs) * steps
+    tokens_total += len(runs) * steps * batch * sum(lengths.values())
+    flops_total += len(runs) * steps * flops
+    count = f"{len(runs)} run{'s' if len(runs) > 1 else ''}"
+    what = (f"{count} with {', '.join(extra)}, {steps:,} steps each"
+            if extra else
+            "the same for every run, which differ only in data and seed"
+            if len(kinds) == 1 else
+            f"{count} of the suite's gin alone, {steps:,} steps each")
+    parts += [f"## Plan of one train step (`scripts/plan.py`; {what})", "",
+              "```", plan_text, "```", ""]
+  parts += ["## Budget", "",
             f"- training: {len(study.runs)} runs, {steps_total:,} steps, "
             f"{tokens_total:,} token slots (steps x batch x lengths), "
             f"{flops_total:.3g} model FLOPs",
@@ -275,7 +401,11 @@ def _claim(study_dir: str, record: dict[str, Any]) -> None:
     now = json.loads(json.dumps(record))
     changed = sorted(k for k in set(before) | set(now)
                      if k != "runs" and before.get(k) != now.get(k))
-    old_runs = {r["name"]: r for r in before.get("runs", [])}
+    # Fields added since a study.json was written read as their defaults.
+    defaults = json.loads(json.dumps({
+        f.name: f.default for f in dataclasses.fields(StudyRun)
+        if f.default is not dataclasses.MISSING}))
+    old_runs = {r["name"]: {**defaults, **r} for r in before.get("runs", [])}
     changed += sorted(f"run {r['name']}" for r in now["runs"]
                       if r["name"] in old_runs and old_runs[r["name"]] != r)
     if changed:
@@ -348,16 +478,17 @@ def run_study(study: Study, *, gin_files: Sequence[str],
   base_dirs = {m: os.path.join(study_dir, "base", _mixture_dir(m))
                for m in study.base_eval_mixtures}
   for index, run in enumerate(study.runs):
-    bindings = [*run_bindings(run, study_dir), *user_bindings]
+    files, bindings = _run_gin(study, run, gin_files, user_bindings,
+                               search_paths, study_dir)
     model_dir = os.path.join(study_dir, "runs", run.name)
     run_started = time.perf_counter()
     if not progress.done(f"run:{run.name}"):
       progress.report(study.name, f"{run.name} ({index + 1}/"
                       f"{len(study.runs)})")
-    _parse(gin_files, bindings, search_paths)
+    _parse(files, bindings, search_paths)
     os.makedirs(model_dir, exist_ok=True)
     outputs.write_atomic(os.path.join(model_dir, RUN_GIN),
-                         run_gin_text(gin_files, bindings))
+                         run_gin_text(files, bindings))
 
     def train():
       gin_config.train(config_text=gin_config.config_text())

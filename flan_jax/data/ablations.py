@@ -18,6 +18,12 @@ an `AblationPlan` (scripts/study.py runs them)::
     <c>:ablation:instructions:dataset_name:eval:<h>
                                                 h's eval tasks phrased as
                                                 dataset name + inputs
+    <c>:ablation:prompt_tuning:full:<h>         h's own training sets, to
+                                                prompt-tune on (section 4.5)
+    <c>:ablation:prompt_tuning:first<n>:<h>     the first n examples of each
+                                                of h's training sets (n =
+                                                PROMPT_TUNING_EXAMPLES, 32 as
+                                                in the paper's few-shot runs)
 
 The num_clusters and templates mixtures hold out every cluster of
 plan.held_out at once (the paper: NLI, closed-book QA and commonsense) and
@@ -38,6 +44,7 @@ import string
 from typing import Mapping, Sequence
 
 import seqio
+import tensorflow as tf
 
 from flan_jax.data import mixtures
 from flan_jax.data import registry
@@ -45,6 +52,7 @@ from flan_jax.data.templates import OPTIONS_SLOT, Template
 
 FULL, DATASET_NAME, NO_TEMPLATE = "full", "dataset_name", "no_template"
 INSTRUCTION_MODES = (FULL, DATASET_NAME, NO_TEMPLATE)
+PROMPT_TUNING_EXAMPLES = 32  # per dataset: FLAN's few-shot prompt tuning
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +96,13 @@ def instructions_mixture(collection: str, mode: str, held_out: str) -> str:
 
 def dataset_name_eval_mixture(collection: str, held_out: str) -> str:
   return f"{collection}:ablation:instructions:dataset_name:eval:{held_out}"
+
+
+def prompt_tuning_mixture(collection: str, held_out: str,
+                          examples: int | None = None) -> str:
+  """The held-out cluster's own training sets (`examples` each, or all)."""
+  size = "full" if examples is None else f"first{examples}"
+  return f"{collection}:ablation:prompt_tuning:{size}:{held_out}"
 
 
 def registered_plan(collection: str) -> AblationPlan:
@@ -138,6 +153,55 @@ def template_subset_task(dataset_key: str, count: int) -> str:
 def instruction_train_task(dataset_key: str, mode: str) -> str:
   entry = registry.get_dataset(dataset_key)
   return entry.train_task if mode == FULL else f"{dataset_key}:train_{mode}"
+
+
+def register_first_examples_task(dataset_key: str, count: int, *,
+                                 overwrite: bool = False) -> str:
+  """A dataset's training task limited to its first `count` examples.
+
+  FLAN's prompt-tuning comparison (section 4.5) tunes on 32 examples per
+  dataset. The task is the dataset's training task on a source that reads
+  the train split in order (never file-shuffled, so every epoch and every
+  restart sees the same `count` examples) and stops after `count` (a
+  smaller dataset gives all it has); its `num_input_examples` says
+  `count`, so mixture rates see the small set::
+
+      <collection>:<dataset>:train_first<count>_examples
+
+  Returns:
+    The registered task's name.
+  """
+  entry = registry.get_dataset(dataset_key)
+  if entry.train_task is None:
+    raise ValueError(f"dataset '{dataset_key}' is evaluation-only; it has "
+                     "no training examples to take")
+  if count < 1:
+    raise ValueError(f"a training subset needs at least one example, not "
+                     f"{count}")
+  full = seqio.get_mixture_or_task(entry.train_task)
+  source = full.source
+
+  def first_examples(split: str, shuffle_files: bool = False,
+                     seed: int | None = None) -> tf.data.Dataset:
+    del shuffle_files, seed  # the same examples every time
+    return source.get_dataset(split, shuffle=False).take(count)
+
+  spec = entry.spec
+  name = f"{spec.collection}:{spec.name}:train_first{count}_examples"
+  if overwrite:
+    seqio.TaskRegistry.remove(name)
+  if name not in seqio.TaskRegistry.names():
+    seqio.TaskRegistry.add(
+        name,
+        # Only the train split; its size is `count` without reading the
+        # full source (a TFDS source would load its metadata here).
+        source=seqio.FunctionDataSource(
+            first_examples, splits=("train",),
+            num_input_examples={"train": count}),
+        preprocessors=list(full.preprocessors),
+        output_features=full.output_features)
+    registry.describe_like(name, entry.train_task)
+  return name
 
 
 def _register_variant_tasks(dataset_keys: Sequence[str],
@@ -244,4 +308,19 @@ def register_ablation_mixtures(collection: str,
     mixtures.register_eval_task_mixture(
         name, _name_eval_tasks(key(clusters[cluster])), overwrite=overwrite)
     names[name] = f"eval tasks of {cluster} phrased as dataset name + inputs"
+    own = [d for d in key(clusters[cluster]) if d not in key(eval_only)
+           and registry.get_dataset(d).train_task is not None]
+    if own:
+      name = prompt_tuning_mixture(collection, cluster)
+      mixtures.register_training_mixture(name, own, max_examples=max_examples,
+                                         overwrite=overwrite)
+      names[name] = f"prompt tuning on {cluster}'s training sets"
+      name = prompt_tuning_mixture(collection, cluster, PROMPT_TUNING_EXAMPLES)
+      mixtures.register_task_mixture(
+          name, [register_first_examples_task(
+              d, PROMPT_TUNING_EXAMPLES, overwrite=overwrite) for d in own],
+          # each task says it has n examples, so the cap never bites
+          max_examples=max_examples, overwrite=overwrite)
+      names[name] = (f"prompt tuning on the first {PROMPT_TUNING_EXAMPLES} "
+                     f"examples of each of {cluster}'s training sets")
   return names

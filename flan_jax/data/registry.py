@@ -589,3 +589,8 @@ def register_variant_tasks(dataset_key: str,
           rank_classification.option_row_postprocessor)
       names[SCORING] = name
   return names
+
+
+def describe_like(name: str, like: str) -> None:
+  """Records task `name`, registered elsewhere, as the same kind as `like`."""
+  _TASKS[name] = describe_task(like)

@@ -9,6 +9,9 @@ the figure of its kind, with the base, and writes report.md:
     templates     held-out score against templates per dataset (Fig. 7's x)
     instructions  bars: base, full, dataset name, dataset name at eval too,
                   no template (Fig. 8)
+    prompt_tuning bars: the pretrained base and the instruction-tuned run,
+                  zero-shot and prompt-tuned on a few / all of the held-out
+                  cluster's training examples (section 4.5, Fig. 10)
 
 Every number is a held-out score: the mean over the held-out clusters of
 their `score` (mean over datasets of the mean over templates). Error bars:
@@ -41,7 +44,11 @@ TITLES = {
     "num_clusters": "Held-out score vs. clusters used for instruction tuning",
     "templates": "Held-out score vs. templates per dataset",
     "instructions": "Held-out score by what the tuning inputs looked like",
+    "prompt_tuning": "Prompt tuning on the held-out cluster: pretrained base "
+                     "vs. instruction tuned",
 }
+_PROMPT_MODELS = (("base", "pretrained base"),
+                  ("tuned", "instruction tuned (cluster held out)"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -267,13 +274,53 @@ def _study_instructions(points, base, output_dir):
   return path, _rows(labels, scores)
 
 
+def _setting_label(setting: str) -> str:
+  if setting == "zero_shot":
+    return "zero-shot (no prompt tuning)"
+  if setting == "full":
+    return "prompt tuned, full training sets"
+  return f"prompt tuned, {setting.removeprefix('first')} examples per dataset"
+
+
+def _study_prompt_tuning(points, base, output_dir):
+  """Fig. 10's shape: per setting, the base's bar and the tuned run's.
+
+  A point's value is "<model>:<setting>" (model base or tuned; setting
+  zero_shot, first<n> or full); the base's zero-shot bar is the base's own
+  evaluation.
+  """
+  held_outs = list(dict.fromkeys(p.held_out for p in points))
+  settings = list(dict.fromkeys(
+      ["zero_shot", *(str(p.value).split(":")[1] for p in points)]))
+  series: dict[str, list[Score]] = {label: [] for _, label in _PROMPT_MODELS}
+  groups, labels, scores = [], [], []
+  for held in held_outs:
+    for setting in settings:
+      groups.append(_setting_label(setting).replace(", ", ",\n") +
+                    (f"\n({', '.join(held)})" if len(held_outs) > 1 else ""))
+      for model, label in _PROMPT_MODELS:
+        if model == "base" and setting == "zero_shot":
+          score = base_score(base, held)
+        else:
+          score = score_of([p.results for p in points if p.held_out == held
+                            and p.value == f"{model}:{setting}"], held)
+        series[label].append(score)
+        labels.append(f"{label}, {_setting_label(setting)} "
+                      f"({', '.join(held)})")
+        scores.append(score)
+  path = _bars(groups, series, TITLES["prompt_tuning"],
+               os.path.join(output_dir, "prompt_tuning.png"))
+  return path, _rows(labels, scores)
+
+
 def write_study_report(kind: str, points: Sequence[StudyPoint],
                        base: Sequence[Results], output_dir: str, *,
                        collection: str = "") -> dict[str, str]:
   """Writes the study's figure and report.md; returns name -> path.
 
   Args:
-    kind: "loco", "num_clusters", "templates" or "instructions".
+    kind: "loco", "num_clusters", "templates", "instructions" or
+      "prompt_tuning".
     points: every tuned run, with its held-out results.
     base: the base model's results on the eval mixtures the runs used.
     output_dir: where the figure and report.md go.
@@ -287,6 +334,8 @@ def write_study_report(kind: str, points: Sequence[StudyPoint],
     figure, rows = _study_curve(kind, points, base, output_dir)
   elif kind == "instructions":
     figure, rows = _study_instructions(points, base, output_dir)
+  elif kind == "prompt_tuning":
+    figure, rows = _study_prompt_tuning(points, base, output_dir)
   else:
     raise ValueError(f"unknown study kind '{kind}'")
   seeds = sorted({p.seed for p in points})

@@ -1,5 +1,5 @@
 """The study runner: a two-run study end to end, interrupted and resumed;
-study plans; the flan2021 dry run."""
+study plans; the flan2021 dry runs; the prompt-tuning study end to end."""
 
 import json
 import os
@@ -17,7 +17,7 @@ from flan_jax.data import ablations
 ablations.register_ablation_mixtures(
     "toy", toy_tasks.CLUSTERS, ablations.AblationPlan(
         held_out=("mood",), cluster_order=("copy",), template_counts=(1, 2),
-        instruction_held_out=()))
+        instruction_held_out=("mood",)))
 
 TOY_GIN = """
 include 'runs/finetune.gin'
@@ -164,3 +164,83 @@ def test_the_flan2021_dry_run_prints_every_gin_the_plan_and_the_budget(
   assert f"training: {len(plan.runs)} runs, {30000 * len(plan.runs):,} steps" \
       in text
   assert not os.listdir(tmp_path)  # nothing trained or written
+
+
+def test_the_prompt_tuning_plan_tunes_base_and_tuned_on_few_and_all(
+    monkeypatch):
+  import seqio
+  import tasks.demo  # noqa: F401
+  plan = study.plan_study("prompt_tuning", "demo")
+  assert [(r.name, r.value, r.mixture, r.init_from) for r in plan.runs] == [
+      ("no_sentiment_seed0", "tuned:zero_shot", "demo:train:no_sentiment",
+       None),
+      ("prompt_base_first32_sentiment_seed0", "base:first32",
+       "demo:ablation:prompt_tuning:first32:sentiment", "base"),
+      ("prompt_base_full_sentiment_seed0", "base:full",
+       "demo:ablation:prompt_tuning:full:sentiment", "base"),
+      ("prompt_tuned_first32_sentiment_seed0", "tuned:first32",
+       "demo:ablation:prompt_tuning:first32:sentiment", "no_sentiment_seed0"),
+      ("prompt_tuned_full_sentiment_seed0", "tuned:full",
+       "demo:ablation:prompt_tuning:full:sentiment", "no_sentiment_seed0")]
+  assert {r.eval_mixture for r in plan.runs} == {"demo:eval:sentiment"}
+  assert [r.gin_files for r in plan.runs[1:]] == [("runs/prompt_tuning.gin",)
+                                                  ] * 4
+  few = seqio.get_mixture_or_task(
+      "demo:ablation:prompt_tuning:first32:sentiment")
+  assert sorted(t.name for t in few.tasks) == [
+      f"demo:{d}:train_first32_examples"
+      for d in ("movie_review", "product_review", "tweet_mood")]
+  examples = few.tasks[0].get_dataset(None, split="train", shuffle=True,
+                                      num_epochs=1, use_cached=False)
+  assert sum(1 for _ in examples) == 32
+  # a suite whose ablation plan holds no cluster out: one line
+  monkeypatch.setitem(ablations._PLANS, "toy", ablations.AblationPlan(
+      held_out=(), cluster_order=(), template_counts=(),
+      instruction_held_out=()))
+  with pytest.raises(study.StudyError, match="no held-out cluster to "
+                     "prompt-tune on"):
+    study.plan_study("prompt_tuning", "toy")
+
+
+def test_the_prompt_tuning_dry_run_binds_each_start(tmp_path):
+  import tasks.flan2021  # noqa: F401
+  plan = study.plan_study("prompt_tuning", "flan2021")
+  base = "/ckpt/t5_base/checkpoints/0"
+  text = study.dry_run_text(
+      plan, ["runs/flan2021_t5.gin", "hardware/gpu8.gin"],
+      [f"train.initial_checkpoint = '{base}'", "TRAIN_STEPS = 1000"], [],
+      str(tmp_path))
+  assert len(plan.runs) == 20  # 4 held-out clusters x (1 tuned + 4 prompts)
+  assert text.count("include 'runs/prompt_tuning.gin'") == 16
+  tuned = os.path.join(str(tmp_path), "runs", "no_nli_seed0", "checkpoints",
+                       "1000")
+  assert text.count(f"train.initial_checkpoint = '{tuned}'") == 2
+  # the base runs keep the user's base, bound before them
+  assert text.count("TRAIN_STEPS = 200") == 16
+  assert "0.003%)" in text  # the prompt-tuning plan: few parameters trained
+  assert ("training: 20 runs, "
+          f"{4 * 1000 + 16 * study.PROMPT_TUNING_STEPS:,} steps") in text
+  assert not os.listdir(tmp_path)
+
+
+def test_the_prompt_tuning_study_end_to_end(tmp_path):
+  gin_file = tmp_path / "toy.gin"
+  gin_file.write_text(TOY_GIN)
+  plan = study.plan_study("prompt_tuning", "toy", prompt_tuning_steps=2)
+  assert [r.name for r in plan.runs][0] == "no_mood_seed0"
+  files = study.run_study(plan, gin_files=[str(gin_file)],
+                          study_dir=str(tmp_path / "out"))
+  run_dir = tmp_path / "out" / "runs" / "prompt_tuned_first32_mood_seed0"
+  run_gin = (run_dir / "study_run.gin").read_text()
+  start = tmp_path / "out" / "runs" / "no_mood_seed0" / "checkpoints" / "3"
+  assert f"train.initial_checkpoint = '{start}'" in run_gin
+  results = json.loads((run_dir / "eval" / "results.json").read_text())
+  assert results["step"] == 2
+  assert os.path.getsize(files["figure"]) > 1000
+  report = (tmp_path / "out" / "report" / "report.md").read_text()
+  assert "![prompt_tuning](prompt_tuning.png)" in report
+  for row in ("| pretrained base, zero-shot (no prompt tuning) (mood) |",
+              "| instruction tuned (cluster held out), prompt tuned, 32 "
+              "examples per dataset (mood) |",
+              "| pretrained base, prompt tuned, full training sets (mood) |"):
+    assert row in report
