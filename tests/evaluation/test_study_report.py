@@ -43,6 +43,13 @@ def test_each_kind_of_study_writes_its_figure(tmp_path):
           point("dataset_name", ("a",), {"a": [60.0, 60.0]}, extra={
               study_report.NAME_AT_EVAL: _results({"a": [58.0, 58.0]})}),
           point("no_template", ("a",), {"a": [40.0, 44.0]})],
+      "prompt_tuning": [
+          point("tuned:zero_shot", ("a",), {"a": [55.0, 55.0]}),
+          point("base:first32", ("a",), {"a": [52.0, 52.0]}),
+          point("base:full", ("a",), {"a": [70.0, 70.0]}),
+          point("tuned:first32", ("a",), {"a": [66.0, 66.0]}, seed=0),
+          point("tuned:first32", ("a",), {"a": [68.0, 68.0]}, seed=1),
+          point("tuned:full", ("a",), {"a": [80.0, 80.0]})],
   }
   for kind, points in studies.items():
     files = study_report.write_study_report(kind, points, base,
@@ -57,3 +64,10 @@ def test_each_kind_of_study_writes_its_figure(tmp_path):
       tmp_path / "num_clusters" / "report.md").read()
   instructions = open(tmp_path / "instructions" / "report.md").read()
   assert "| dataset name (eval too) (a) | 58.0 ± 0.0 |" in instructions
+  prompt = open(tmp_path / "prompt_tuning" / "report.md").read()
+  assert ("| pretrained base, zero-shot (no prompt tuning) (a) | 50.0 ± 0.0 |"
+          in prompt)
+  assert ("| instruction tuned (cluster held out), prompt tuned, 32 examples "
+          "per dataset (a) | 67.0 ± 1.4 | seeds | 66.0, 68.0 |") in prompt
+  assert "| pretrained base, prompt tuned, full training sets (a) | 70.0" \
+      in prompt
