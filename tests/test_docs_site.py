@@ -21,9 +21,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def _build(root, site_dir):
   return subprocess.run(
-      [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet",
+      # not --quiet: it hides the warnings that --strict counts
+      [sys.executable, "-m", "mkdocs", "build", "--strict",
        "--site-dir", str(site_dir)],
-      cwd=root, capture_output=True, text=True, check=False)
+      cwd=root, capture_output=True, text=True, check=False,
+      env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
 
 
 def _copy_site_sources(tmp_path):

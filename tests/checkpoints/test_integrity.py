@@ -14,17 +14,17 @@ import toy_training
 from flan_jax.checkpoints import checkpointer as checkpointer_lib
 from flan_jax.checkpoints import integrity
 from flan_jax.parallel import partitioning
+from flan_jax.steps import builder
 from flan_jax.train import train_state
 
 
 def _state():
   model = toy_training.tiny_model()
-  shapes = train_state.model_input_shapes(model.feature_converter(pack=True),
-                                          toy_training.LENGTHS, 8)
-  state, _, _ = train_state.initial_state(
-      model, toy_training.tiny_optimizer(), partitioning.Partitioner(),
-      shapes, 0)
-  return state
+  shapes = builder.model_input_shapes(model.feature_converter(pack=True),
+                                      toy_training.LENGTHS, 8)
+  return train_state.step_builder(model, toy_training.tiny_optimizer(),
+                                  partitioning.Partitioner(), shapes
+                                  ).init_state()
 
 
 def damage_largest_array_file(step_dir: str, item: str = "params") -> str:

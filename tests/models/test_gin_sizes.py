@@ -20,7 +20,7 @@ EXPECTED = {
     "t5_small": 60.5e6, "t5_base": 222.9e6, "t5_large": 737.7e6,
     "qwen3_0_6b": 0.6e9, "qwen3_1_7b": 1.7e9, "qwen3_4b": 4.0e9,
     "qwen3_8b": 8.2e9, "gemma3_270m": 268e6, "gemma3_1b": 1.0e9,
-    "gemma3_4b": 3.88e9,
+    "gemma3_4b": 3.88e9, "llama3_8b": 8.03e9,
 }
 
 
