@@ -109,16 +109,7 @@ def torch_run(batch, rank: int | None, layers: int):
         lora_dropout=0.0))
   trained = [p for p in model.parameters() if p.requires_grad]
   optimizer = torch.optim.AdamW(trained, lr=train_throughput.LEARNING_RATE)
-  inputs = torch.from_numpy(batch["encoder_input_tokens"]).long()
-  decoder_inputs = torch.from_numpy(batch["decoder_input_tokens"]).long()
-  labels = torch.from_numpy(batch["decoder_target_tokens"]).long()
-
-  def step():
-    optimizer.zero_grad(set_to_none=True)
-    loss = model(input_ids=inputs, decoder_input_ids=decoder_inputs,
-                 labels=labels).loss
-    loss.backward()
-    optimizer.step()
+  step = train_throughput.torch_t5_step(model, optimizer, batch)
 
   payload = sum(p.numel() * p.element_size() for p in trained) * 3  # + m, v
   return step, payload

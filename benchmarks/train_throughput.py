@@ -156,6 +156,23 @@ def gin_model_main(args) -> None:
         f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
+
+def torch_t5_step(model, optimizer, batch):
+  """One torch train step of a transformers T5 on our batch's features."""
+  import torch  # pylint: disable=g-import-not-at-top
+  inputs = torch.from_numpy(batch["encoder_input_tokens"]).long()
+  decoder_inputs = torch.from_numpy(batch["decoder_input_tokens"]).long()
+  labels = torch.from_numpy(batch["decoder_target_tokens"]).long()
+
+  def step():
+    optimizer.zero_grad(set_to_none=True)
+    loss = model(input_ids=inputs, decoder_input_ids=decoder_inputs,
+                 labels=labels).loss
+    loss.backward()
+    optimizer.step()
+
+  return step
+
 def torch_step(batch):
   """transformers' T5ForConditionalGeneration, same shape, torch AdamW."""
   import torch  # pylint: disable=g-import-not-at-top
@@ -171,18 +188,7 @@ def torch_step(batch):
       dropout_rate=0.0, tie_word_embeddings=False)
   model = transformers.T5ForConditionalGeneration(config).train()
   optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE)
-  inputs = torch.from_numpy(batch["encoder_input_tokens"]).long()
-  decoder_inputs = torch.from_numpy(batch["decoder_input_tokens"]).long()
-  labels = torch.from_numpy(batch["decoder_target_tokens"]).long()
-
-  def step():
-    optimizer.zero_grad(set_to_none=True)
-    loss = model(input_ids=inputs, decoder_input_ids=decoder_inputs,
-                 labels=labels).loss
-    loss.backward()
-    optimizer.step()
-
-  return step, torch.get_num_threads()
+  return torch_t5_step(model, optimizer, batch), torch.get_num_threads()
 
 
 def main():

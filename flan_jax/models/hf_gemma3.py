@@ -159,14 +159,7 @@ def to_hf(config: decoder.DecoderConfig) -> dict[str, Any]:
         f"DecoderConfig qkv_bias {config.qkv_bias} and out_bias "
         f"{config.out_bias} cannot be expressed as a gemma3_text config "
         f"(attention_bias sets both)")
-  full = {"rope_type": config.rope_scaling, "rope_theta": config.rope_theta}
-  if config.rope_scaling != "default":
-    full["factor"] = config.rope_factor
-  if config.rope_scaling == "llama3":
-    full.update(low_freq_factor=config.rope_low_freq_factor,
-                high_freq_factor=config.rope_high_freq_factor,
-                original_max_position_embeddings=(
-                    config.rope_original_max_positions))
+  full = hf_llama.rope_parameters(config)
   if config.rope_local_theta is not None:
     local = {"rope_type": "default", "rope_theta": config.rope_local_theta}
   elif config.rope_scaling == "default":

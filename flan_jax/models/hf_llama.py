@@ -222,6 +222,20 @@ def check_exportable(config, family: str, allowed: dict[str, Any]) -> None:
           f"family that has it")
 
 
+def rope_parameters(config: decoder.DecoderConfig) -> dict[str, Any]:
+  """transformers' rope_parameters of the (global) RoPE: type, base and
+  the scaling's own numbers."""
+  rope = {"rope_type": config.rope_scaling, "rope_theta": config.rope_theta}
+  if config.rope_scaling != "default":
+    rope["factor"] = config.rope_factor
+  if config.rope_scaling == "llama3":
+    rope.update(low_freq_factor=config.rope_low_freq_factor,
+                high_freq_factor=config.rope_high_freq_factor,
+                original_max_position_embeddings=(
+                    config.rope_original_max_positions))
+  return rope
+
+
 def to_hf(config: decoder.DecoderConfig) -> dict[str, Any]:
   family = config.family
   spec = _TYPES[family]
@@ -239,14 +253,7 @@ def to_hf(config: decoder.DecoderConfig) -> dict[str, Any]:
     raise HfConversionError(
         f"DecoderConfig.sliding_window {config.sliding_window} cannot be "
         f"expressed as a {family} config; use family 'mistral' or 'qwen2'")
-  rope = {"rope_type": config.rope_scaling, "rope_theta": config.rope_theta}
-  if config.rope_scaling != "default":
-    rope["factor"] = config.rope_factor
-  if config.rope_scaling == "llama3":
-    rope.update(low_freq_factor=config.rope_low_freq_factor,
-                high_freq_factor=config.rope_high_freq_factor,
-                original_max_position_embeddings=(
-                    config.rope_original_max_positions))
+  rope = rope_parameters(config)
   out = {
       "architectures": [spec["architecture"]],
       "model_type": family,
