@@ -222,6 +222,21 @@ def check_exportable(config, family: str, allowed: dict[str, Any]) -> None:
           f"family that has it")
 
 
+def shape_fields(config: decoder.DecoderConfig) -> dict[str, Any]:
+  """config.json's sizes of a decoder, named alike by every family."""
+  return {
+      "vocab_size": config.vocab_size,
+      "hidden_size": config.d_model,
+      "intermediate_size": config.d_ff,
+      "num_hidden_layers": config.num_layers,
+      "num_attention_heads": config.num_heads,
+      "num_key_value_heads": config.num_kv_heads,
+      "head_dim": config.head_dim,
+      "rms_norm_eps": config.rms_norm_eps,
+      "tie_word_embeddings": config.tie_word_embeddings,
+  }
+
+
 def rope_parameters(config: decoder.DecoderConfig) -> dict[str, Any]:
   """transformers' rope_parameters of the (global) RoPE: type, base and
   the scaling's own numbers."""
@@ -257,16 +272,8 @@ def to_hf(config: decoder.DecoderConfig) -> dict[str, Any]:
   out = {
       "architectures": [spec["architecture"]],
       "model_type": family,
-      "vocab_size": config.vocab_size,
-      "hidden_size": config.d_model,
-      "intermediate_size": config.d_ff,
-      "num_hidden_layers": config.num_layers,
-      "num_attention_heads": config.num_heads,
-      "num_key_value_heads": config.num_kv_heads,
-      "head_dim": config.head_dim,
+      **shape_fields(config),
       "hidden_act": "silu",
-      "rms_norm_eps": config.rms_norm_eps,
-      "tie_word_embeddings": config.tie_word_embeddings,
       "rope_theta": config.rope_theta,
       "rope_parameters": rope,
       "max_position_embeddings": max(config.rope_original_max_positions, 4096),

@@ -33,7 +33,6 @@ import dataclasses
 import logging
 from typing import Callable, Mapping
 
-from flan_jax import errors
 from flan_jax.models import api
 from flan_jax.parallel import partitioning
 from flan_jax.parallel import topologies
@@ -83,13 +82,8 @@ def compile_plan(*, model: api.Model | None, optimizer,
       devices=devices)
   progress(f"{where}: {len(devices)} x {devices[0].device_kind}, mesh "
            f"{dict(partitioner.mesh.shape)}")
-  data_parallel = partitioner.data_parallel_size
-  if batch_size % (num_microbatches * data_parallel):
-    raise errors.ConfigError(
-        f"train.batch_size is {batch_size}, which does not split into "
-        f"{num_microbatches} microbatch(es) over the {data_parallel} "
-        f"data-parallel devices of {where}: use a multiple of "
-        f"{num_microbatches * data_parallel}", setting="train.batch_size")
+  train_state.check_batch_split(batch_size, num_microbatches, partitioner,
+                                where)
   hbm = topologies.hbm_bytes(devices[0])
   analytic = planning.plan_memory(
       model=model, optimizer=optimizer, mesh_shape=mesh_shape,

@@ -24,6 +24,7 @@ import numpy as np
 import optax
 from jax.sharding import NamedSharding, PartitionSpec
 
+from flan_jax import errors
 from flan_jax.models import api
 from flan_jax.models import trainable
 from flan_jax.parallel import partitioning
@@ -43,6 +44,21 @@ def step_builder(model: api.Model, optimizer,
   optax) resolved for the model's parameter axes."""
   return StepBuilder(model, partitioner, shapes, seed=seed,
                      optimizer=functools.partial(optimizers.resolve, optimizer))
+
+
+def check_batch_split(batch_size: int, num_microbatches: int,
+                      partitioner: partitioning.Partitioner,
+                      where: str = "") -> None:
+  """Refuses a batch that does not split evenly into microbatches over the
+  mesh's data-parallel devices (`where` names the mesh in the message)."""
+  data_parallel = partitioner.data_parallel_size
+  if batch_size % (num_microbatches * data_parallel):
+    raise errors.ConfigError(
+        f"train.batch_size is {batch_size}, which does not split into "
+        f"{num_microbatches} microbatch(es) over the {data_parallel} "
+        f"data-parallel devices{' of ' + where if where else ''}: use a "
+        f"multiple of {num_microbatches * data_parallel}",
+        setting="train.batch_size")
 
 
 def _split_microbatches(batch, num_microbatches: int):

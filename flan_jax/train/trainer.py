@@ -58,7 +58,8 @@ from flan_jax.steps.builder import TrainState, model_input_shapes
 from flan_jax.train import input_pipeline
 from flan_jax.train import mfu
 from flan_jax.train import optimizers
-from flan_jax.train.train_state import make_train_step, step_builder
+from flan_jax.train.train_state import (check_batch_split, make_train_step,
+                                        step_builder)
 
 log = logging.getLogger("flan_jax")
 
@@ -401,13 +402,7 @@ def _check_settings(*, mixture_or_task_name: str, num_train_steps,
     raise errors.ConfigError(f"train.seed is {seed!r}: it must be a whole "
                              "number", setting="train.seed")
   _check_feature_lengths(task_feature_lengths, converter)
-  data_parallel = partitioner.data_parallel_size
-  if batch_size % (num_microbatches * data_parallel):
-    raise errors.ConfigError(
-        f"train.batch_size is {batch_size}, which does not split into "
-        f"{num_microbatches} microbatch(es) over the {data_parallel} "
-        f"data-parallel devices: use a multiple of "
-        f"{num_microbatches * data_parallel}", setting="train.batch_size")
+  check_batch_split(batch_size, num_microbatches, partitioner)
 
 
 def _check_feature_lengths(lengths, converter) -> None:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import toy_training
+from flan_jax import errors
 from flan_jax.parallel import partitioning
 from flan_jax.steps import builder
 from flan_jax.train import input_pipeline
@@ -105,3 +106,13 @@ def test_eight_devices_under_every_mesh_and_fsdp_give_the_same_losses(
   for run, result in zip(runs, results):
     np.testing.assert_allclose(result["losses"], one_device_losses, rtol=2e-4,
                                err_msg=str(run))
+
+
+def test_a_batch_that_does_not_split_is_refused_naming_the_mesh():
+  partitioner = partitioning.Partitioner()  # one data-parallel device
+  train_state.check_batch_split(6, 3, partitioner)  # 3 x 2 rows: fine
+  with pytest.raises(errors.ConfigError,
+                     match=r"train.batch_size is 7, .* 3 microbatch\(es\) "
+                           r"over the 1 data-parallel devices of v5e:2x2: "
+                           r"use a multiple of 3"):
+    train_state.check_batch_split(7, 3, partitioner, "v5e:2x2")
