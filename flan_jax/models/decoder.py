@@ -261,7 +261,6 @@ class Attention(nn.Module):
   @nn.compact
   def __call__(self, x: Array, positions: Array, mask: Array) -> Array:
     cfg = self.config
-    deterministic = self.deterministic
     dense = lambda name, heads, axis: layers.DenseGeneral(
         (heads, cfg.head_dim), ("embed",), (axis, "kv"),
         kernel_init=nn.initializers.normal(0.02), dtype=cfg.compute_dtype,
@@ -295,7 +294,7 @@ class Attention(nn.Module):
         (cfg.d_model,), ("heads", "kv"), ("embed",),
         kernel_init=nn.initializers.normal(0.02), dtype=cfg.compute_dtype,
         use_bias=cfg.out_bias, lora=cfg.lora, name="out")(
-            out, deterministic=deterministic)
+            out, deterministic=self.deterministic)
 
 
 class DecoderLayer(nn.Module):

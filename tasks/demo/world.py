@@ -47,9 +47,9 @@ opposite one on held-back stories):
   of a sentiment template (movie_review 47.0, product_review 48.0,
   tweet_mood 55.0 on every template: the share of that class), and tuned
   on the five other clusters (runs/demo.gin, 1,400 steps) the held-out
-  sentiment cluster ends at 49.3, 45.6 and 50.7 for seeds 0, 1 and 2,
-  against the base's 50.0: no zero-shot gain (2026-12-01, 2-core CPU). The
-  seen clusters all rise (NLI 31 to 56-78, string ops 0 to 78-82). With
+  sentiment cluster ends at 51.2, 46.7 and 50.5 for seeds 0, 1 and 2,
+  against the base's 50.0: no zero-shot gain (2026-12-06, 2-core CPU). The
+  seen clusters all rise (NLI 31 to 62-77, string ops 0 to 75-79). With
   NLI held out instead (seed 0), NLI goes from 31.1 to 33.7 (chance 33.3)
   and sentiment, now seen, reaches 100: the verdicts are learnable from
   instructions, they just do not transfer.
