@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import jax
+from jax.experimental.compilation_cache import compilation_cache
 import pytest
 
 import toy_training
@@ -21,11 +22,17 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(autouse=True)
 def no_compilation_cache():
-  """Each test compiles for real (conftest's cache would replay programs)."""
+  """Each test compiles for real (conftest's cache would replay programs).
+
+  JAX decides once per process whether it uses the cache: reset_cache makes
+  it decide again, with the cache off here and back on after.
+  """
   previous = jax.config.jax_enable_compilation_cache
   jax.config.update("jax_enable_compilation_cache", False)
+  compilation_cache.reset_cache()
   yield
   jax.config.update("jax_enable_compilation_cache", previous)
+  compilation_cache.reset_cache()
 
 
 def _compile(topology, mesh_shape, num_slices=1, lines=None):
