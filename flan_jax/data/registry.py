@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import seqio
 import tensorflow as tf
@@ -169,14 +169,25 @@ class UnknownTaskOrMixtureError(errors.FlanJaxError, KeyError):
     return str(self.args[0])
 
 
-def closest_names(name: str, count: int = 5) -> list[str]:
-  """Registered seqio task and mixture names that look most like `name`."""
+def closest_names(name: str, count: int = 5,
+                  keep: Callable[[Any], bool] | None = None) -> list[str]:
+  """Registered seqio task and mixture names that look most like `name`;
+  with `keep`, only those whose task or mixture it accepts."""
   names = [*seqio.TaskRegistry.names(), *seqio.MixtureRegistry.names()]
-  return difflib.get_close_matches(name, names, n=count, cutoff=0.5)
+  close = difflib.get_close_matches(name, names, n=len(names), cutoff=0.5)
+  if keep is not None:
+    close = [n for n in close if keep(seqio.get_mixture_or_task(n))]
+  return close[:count]
 
 
-def get_task_or_mixture(name: str) -> seqio.Task | seqio.Mixture:
+def get_task_or_mixture(name: str, suggest: Callable[[Any], bool] | None = None
+                        ) -> seqio.Task | seqio.Mixture:
   """seqio.get_mixture_or_task, with a one-line error suggesting names.
+
+  Args:
+    name: a registered task or mixture name.
+    suggest: which registered tasks and mixtures the error may suggest
+      (e.g. an eval job suggests only those with metrics); all by default.
 
   Raises:
     UnknownTaskOrMixtureError: `name` is not registered; the message lists
@@ -184,7 +195,7 @@ def get_task_or_mixture(name: str) -> seqio.Task | seqio.Mixture:
   """
   if name in seqio.MixtureRegistry.names() or name in seqio.TaskRegistry.names():
     return seqio.get_mixture_or_task(name)
-  close = closest_names(name)
+  close = closest_names(name, keep=suggest)
   hint = (f"closest registered names: {', '.join(close)}" if close else
           "no registered name is close")
   where = next((h for prefix, h in sorted(_NAME_HINTS.items(),

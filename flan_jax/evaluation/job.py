@@ -130,10 +130,16 @@ def _require_metrics(name: str, tasks: Sequence[seqio.Task]) -> None:
       f" have no metrics (a training task or mixture); {hint}")
 
 
+def _scored(task_or_mixture: seqio.Task | seqio.Mixture) -> bool:
+  return all(t.metric_objs for t in seqio.get_subtasks(task_or_mixture))
+
+
 def eval_tasks(mixture_or_task_name: str) -> list[seqio.Task]:
   """The tasks of a mixture (or the task itself), sorted by name."""
-  # An unknown name raises UnknownTaskOrMixtureError naming the closest ones.
-  task_or_mixture = registry.get_task_or_mixture(mixture_or_task_name)
+  # An unknown name raises UnknownTaskOrMixtureError naming the closest
+  # ones an eval job can score (no training mixtures).
+  task_or_mixture = registry.get_task_or_mixture(mixture_or_task_name,
+                                                 suggest=_scored)
   return sorted(seqio.get_subtasks(task_or_mixture), key=lambda t: t.name)
 
 

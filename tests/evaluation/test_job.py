@@ -12,6 +12,7 @@ import tensorflow as tf
 
 import toy_training
 from flan_jax.checkpoints import checkpointer
+from flan_jax.data import registry
 from flan_jax.evaluation import examples as examples_lib
 from flan_jax.evaluation import inference
 from flan_jax.evaluation import job
@@ -221,3 +222,15 @@ def test_default_selection_split_may_be_missing_a_typed_one_may_not():
   job._check_splits(test_only, "test", job.DEFAULT_SELECTION_SPLIT)
   with pytest.raises(job.EvalJobError, match="'valdation' is a split of none"):
     job._check_splits(test_only, "test", "valdation")
+
+
+def test_a_misspelt_eval_mixture_is_offered_only_names_it_can_score():
+  # The registry's own suggestions include training mixtures, which an eval
+  # job would refuse next (no metrics).
+  with pytest.raises(registry.UnknownTaskOrMixtureError) as plain:
+    registry.get_task_or_mixture("toy:eval:moood")
+  assert "toy:train:" in str(plain.value)
+  with pytest.raises(registry.UnknownTaskOrMixtureError) as for_eval:
+    job.eval_tasks("toy:eval:moood")
+  message = str(for_eval.value)
+  assert "toy:eval:mood" in message and "toy:train:" not in message
