@@ -198,13 +198,18 @@ def get_task_or_mixture(name: str, suggest: Callable[[Any], bool] | None = None
   close = closest_names(name, keep=suggest)
   hint = (f"closest registered names: {', '.join(close)}" if close else
           "no registered name is close")
+  collection = name.split(":")[0] + ":"
+  imported = any(n.startswith(collection) for n in (
+      *seqio.TaskRegistry.names(), *seqio.MixtureRegistry.names()))
   where = next((h for prefix, h in sorted(_NAME_HINTS.items(),
                                           key=lambda i: -len(i[0]))
                 if name.startswith(prefix)),
-               "is the module that registers it imported? e.g. "
-               "--module=tasks.flan2021")
+               # Names of its collection are registered: a misspelling.
+               None if imported else "is the module that registers it "
+               "imported? e.g. --module=tasks.flan2021")
   raise UnknownTaskOrMixtureError(
-      f"unknown task or mixture '{name}'; {hint} ({where})") from None
+      f"unknown task or mixture '{name}'; {hint}"
+      f"{f' ({where})' if where else ''}") from None
 
 
 def add_name_hint(prefix: str, hint: str) -> None:

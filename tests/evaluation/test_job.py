@@ -234,3 +234,8 @@ def test_a_misspelt_eval_mixture_is_offered_only_names_it_can_score():
     job.eval_tasks("toy:eval:moood")
   message = str(for_eval.value)
   assert "toy:eval:mood" in message and "toy:train:" not in message
+  # A misspelling within a registered collection is not asked about modules;
+  # a collection nothing registered is.
+  assert "--module" not in message
+  with pytest.raises(registry.UnknownTaskOrMixtureError, match="--module="):
+    registry.get_task_or_mixture("elsewhere:eval:mood")
