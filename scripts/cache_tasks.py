@@ -42,12 +42,12 @@ log = logging.getLogger("flan_jax")
 
 def _tasks(names):
   import seqio  # pylint: disable=g-import-not-at-top
-  from flan_jax.data import registry  # pylint: disable=g-import-not-at-top
+  from flan_jax.data import lookup  # pylint: disable=g-import-not-at-top
   found = {}
   for name in names:
     try:
-      target = registry.get_task_or_mixture(name)
-    except registry.UnknownTaskOrMixtureError as e:
+      target = lookup.get_task_or_mixture(name)
+    except lookup.UnknownTaskOrMixtureError as e:
       raise errors.ConfigError(f"--tasks: {e}") from None
     for task in seqio.get_subtasks(target):
       found[task.name] = task

@@ -23,7 +23,7 @@ import sys
 from absl import app
 from absl import flags
 
-from flan_jax.data import registry
+from flan_jax.data import lookup
 from flan_jax.evaluation import contamination
 
 _TRAINING = flags.DEFINE_string("training", None, "Training mixture or task.",
@@ -64,7 +64,7 @@ def main(argv):
         _TRAINING.value, _EVAL.value, split=_SPLIT.value, n=_NGRAM.value,
         min_words=_MIN_WORDS.value,
         max_training_examples_per_task=_MAX_TRAINING.value)
-  except registry.UnknownTaskOrMixtureError as e:
+  except lookup.UnknownTaskOrMixtureError as e:
     raise app.UsageError(str(e)) from e
   table = contamination.markdown(report)
   contamination.write_report(report, _OUTPUT.value)

@@ -31,6 +31,7 @@ from typing import Mapping, Sequence
 
 import seqio
 
+from flan_jax.data import lookup
 from flan_jax.data import registry
 
 DEFAULT_MAX_EXAMPLES = 3000
@@ -196,7 +197,7 @@ def register_input_inversion(name: str, rate: float = DEFAULT_INVERSION_RATE,
   stream = f"{derived}:{INVERTED_LABEL}"
   if derived in seqio.MixtureRegistry.names() and not overwrite:
     return derived
-  base = registry.get_task_or_mixture(name)
+  base = lookup.get_task_or_mixture(name)
   inverted = []
   for task in seqio.get_subtasks(base):
     try:
@@ -292,7 +293,7 @@ def register_cluster_mixtures(collection: str,
 
 def datasets_in_mixture(name: str) -> set[str]:
   """Dataset keys ('<collection>:<dataset>') a mixture or task draws from."""
-  tasks = seqio.get_subtasks(registry.get_task_or_mixture(name))
+  tasks = seqio.get_subtasks(lookup.get_task_or_mixture(name))
   keys = set()
   for task in tasks:
     info = registry.describe_task(task.name)

@@ -42,6 +42,7 @@ import seqio
 
 from flan_jax import errors
 from flan_jax.data import ngrams
+from flan_jax.data import lookup
 from flan_jax.data import registry
 from flan_jax.data.templates import OPTIONS_SLOT
 from flan_jax.evaluation import outputs
@@ -82,7 +83,7 @@ def input_fields(spec: registry.DatasetSpec) -> list[str]:
 def eval_datasets(eval_mixture: str) -> list[str]:
   """Dataset keys of an eval mixture's tasks (registered datasets only)."""
   keys = []
-  for task in seqio.get_subtasks(registry.get_task_or_mixture(eval_mixture)):
+  for task in seqio.get_subtasks(lookup.get_task_or_mixture(eval_mixture)):
     try:
       info = registry.describe_task(task.name)
     except KeyError:
@@ -98,7 +99,7 @@ def eval_datasets(eval_mixture: str) -> list[str]:
 def training_texts(training: str, max_examples_per_task: int | None = None
                    ) -> Iterator[str]:
   """Every text a mixture's (or task's) training examples hold."""
-  for task in seqio.get_subtasks(registry.get_task_or_mixture(training)):
+  for task in seqio.get_subtasks(lookup.get_task_or_mixture(training)):
     ds = task.get_dataset(sequence_length=None, split="train", shuffle=False,
                           use_cached=False, seed=0)
     if max_examples_per_task is not None:

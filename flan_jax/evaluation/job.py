@@ -39,6 +39,7 @@ from flan_jax.checkpoints import loading
 from flan_jax.checkpoints import run_lock
 from flan_jax.data import mixtures
 from flan_jax.data import rank_classification
+from flan_jax.data import lookup
 from flan_jax.data import registry
 from flan_jax.evaluation import aggregation
 from flan_jax.evaluation import contamination as contamination_lib
@@ -81,8 +82,8 @@ def _seen_datasets(training_mixture: str | None) -> set[str] | None:
   if not training_mixture:
     return None
   try:
-    registry.get_task_or_mixture(training_mixture)
-  except registry.UnknownTaskOrMixtureError as e:
+    lookup.get_task_or_mixture(training_mixture)
+  except lookup.UnknownTaskOrMixtureError as e:
     raise EvalJobError(
         f"evaluate.training_mixture '{training_mixture}' is not registered "
         f"({str(e).split('; ', 1)[-1]}): name the mixture the checkpoint "
@@ -138,7 +139,7 @@ def eval_tasks(mixture_or_task_name: str) -> list[seqio.Task]:
   """The tasks of a mixture (or the task itself), sorted by name."""
   # An unknown name raises UnknownTaskOrMixtureError naming the closest
   # ones an eval job can score (no training mixtures).
-  task_or_mixture = registry.get_task_or_mixture(mixture_or_task_name,
+  task_or_mixture = lookup.get_task_or_mixture(mixture_or_task_name,
                                                  suggest=_scored)
   return sorted(seqio.get_subtasks(task_or_mixture), key=lambda t: t.name)
 

@@ -71,7 +71,7 @@ import numpy as np
 import seqio
 
 from flan_jax.data import example_cache
-from flan_jax.data import registry
+from flan_jax.data import lookup
 
 log = logging.getLogger("flan_jax")
 
@@ -102,7 +102,7 @@ def mixture_examples(mixture_or_task_name: str, *, split: str = "train",
   A task's rate is seqio's (`Mixture.get_rate`); a task alone has rate 1.
   Tasks with rate 0 or no examples are left out.
   """
-  target = registry.get_task_or_mixture(mixture_or_task_name)
+  target = lookup.get_task_or_mixture(mixture_or_task_name)
   if isinstance(target, seqio.Mixture):
     pairs = [(t, float(target.get_rate(t))) for t in target.tasks]
   else:

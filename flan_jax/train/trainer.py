@@ -49,7 +49,7 @@ from flan_jax.checkpoints import adapter_base
 from flan_jax.checkpoints import checkpointer as checkpointer_lib
 from flan_jax.checkpoints import loading
 from flan_jax.checkpoints import run_lock
-from flan_jax.data import registry
+from flan_jax.data import lookup
 from flan_jax.models import api
 from flan_jax.models import prompt_tuning
 from flan_jax.models import trainable
@@ -378,7 +378,7 @@ def _check_settings(*, mixture_or_task_name: str, num_train_steps,
                     checkpoint_every_steps, keep_checkpoints,
                     keep_checkpoint_period, seed) -> None:
   """Every setting the run needs, checked before any work (ConfigError)."""
-  registry.get_task_or_mixture(mixture_or_task_name)  # unknown: clear error
+  lookup.get_task_or_mixture(mixture_or_task_name)  # unknown: clear error
   errors.require_positive_int(num_train_steps, "train.num_train_steps",
                               "optimizer steps of the whole run")
   errors.require_positive_int(batch_size, "train.batch_size",

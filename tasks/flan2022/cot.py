@@ -31,6 +31,7 @@ import os
 from flan_jax.data import chain_of_thought as cot
 from flan_jax.data import mixtures
 from flan_jax.data import paper_templates
+from flan_jax.data import lookup
 from flan_jax.data import registry
 from flan_jax.data import task_settings
 from flan_jax.data import template_types
@@ -168,6 +169,6 @@ def _on_configure(settings: task_settings.TaskSettings) -> None:
 _HINT = ("CoT tasks are registered from local files: set COT_DATA_DIR = "
          "'<dir of <name>_train.tsv>' or FLAN_CHECKOUT = '<dir>' (its "
          "flan/v2/cot_data)")
-registry.add_name_hint(f"{C}:cot", _HINT)
-registry.add_name_hint(EVAL_MIXTURE, _HINT)
+lookup.add_name_hint(f"{C}:cot", _HINT)
+lookup.add_name_hint(EVAL_MIXTURE, _HINT)
 task_settings.on_configure(_on_configure)

@@ -35,6 +35,7 @@ from typing import Mapping
 
 from flan_jax.data import mixtures
 from flan_jax.data import prerendered
+from flan_jax.data import lookup
 from flan_jax.data import registry
 from flan_jax.data import task_settings
 from tasks.flan2022 import common
@@ -123,7 +124,7 @@ def _on_configure(settings: task_settings.TaskSettings) -> None:
   _APPLIED[0] = wanted
 
 
-registry.add_name_hint(
+lookup.add_name_hint(
     PREFIX, "pre-rendered submixes are registered from local directories: "
     "set FLAN2022_DIR = '<dir>' holding one folder per submix")
 task_settings.on_configure(_on_configure)

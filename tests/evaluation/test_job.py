@@ -12,7 +12,7 @@ import tensorflow as tf
 
 import toy_training
 from flan_jax.checkpoints import checkpointer
-from flan_jax.data import registry
+from flan_jax.data import lookup
 from flan_jax.evaluation import examples as examples_lib
 from flan_jax.evaluation import inference
 from flan_jax.evaluation import job
@@ -225,17 +225,17 @@ def test_default_selection_split_may_be_missing_a_typed_one_may_not():
 
 
 def test_a_misspelt_eval_mixture_is_offered_only_names_it_can_score():
-  # The registry's own suggestions include training mixtures, which an eval
+  # The plain lookup's suggestions include training mixtures, which an eval
   # job would refuse next (no metrics).
-  with pytest.raises(registry.UnknownTaskOrMixtureError) as plain:
-    registry.get_task_or_mixture("toy:eval:moood")
+  with pytest.raises(lookup.UnknownTaskOrMixtureError) as plain:
+    lookup.get_task_or_mixture("toy:eval:moood")
   assert "toy:train:" in str(plain.value)
-  with pytest.raises(registry.UnknownTaskOrMixtureError) as for_eval:
+  with pytest.raises(lookup.UnknownTaskOrMixtureError) as for_eval:
     job.eval_tasks("toy:eval:moood")
   message = str(for_eval.value)
   assert "toy:eval:mood" in message and "toy:train:" not in message
   # A misspelling within a registered collection is not asked about modules;
   # a collection nothing registered is.
   assert "--module" not in message
-  with pytest.raises(registry.UnknownTaskOrMixtureError, match="--module="):
-    registry.get_task_or_mixture("elsewhere:eval:mood")
+  with pytest.raises(lookup.UnknownTaskOrMixtureError, match="--module="):
+    lookup.get_task_or_mixture("elsewhere:eval:mood")

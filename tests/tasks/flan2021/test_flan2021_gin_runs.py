@@ -14,7 +14,7 @@ import pytest
 
 import mock_helpers
 from flan_jax.cli import gin_config
-from flan_jax.data import registry
+from flan_jax.data import lookup
 
 RUNS = pathlib.Path(gin_config.REPO_GIN_DIR) / "runs"
 TINY = [
@@ -63,7 +63,7 @@ def test_a_misspelt_mixture_stops_with_suggestions(tmp_path):
   import tasks.flan2021  # noqa: F401
   gin_config.parse_gin(["runs/flan2021_t5.gin"], [
       *TINY, "MIXTURE = 'flan2021:train:no_nil'", f"MODEL_DIR = '{tmp_path}'"])
-  with pytest.raises(registry.UnknownTaskOrMixtureError,
+  with pytest.raises(lookup.UnknownTaskOrMixtureError,
                      match="closest registered names: flan2021:train:no_nli"):
     gin_config.train()
   assert not os.listdir(tmp_path)  # stopped before any work

@@ -8,6 +8,7 @@ import seqio
 import mock_helpers
 import tasks.flan2021  # noqa: F401  (registers every cluster and mixture)
 from flan_jax.data import mixtures as mixtures_lib
+from flan_jax.data import lookup
 from flan_jax.data import registry
 from tasks.flan2021 import common
 from tasks.flan2021 import mixtures
@@ -29,7 +30,7 @@ def test_every_mixture_resolves_to_registered_tasks():
   flan = {n for n in seqio.MixtureRegistry.names() if n.startswith("flan2021:")}
   assert flan == set(mixtures.MIXTURES)
   for name in mixtures.MIXTURES:
-    mixture = registry.get_task_or_mixture(name)
+    mixture = lookup.get_task_or_mixture(name)
     assert mixture.tasks, name
     variants = {registry.describe_task(t.name).variant for t in mixture.tasks}
     if ":eval" in name:
@@ -133,10 +134,10 @@ def test_instruction_ablation_inputs():
 
 
 def test_unknown_name_lists_the_closest_registered_names():
-  with pytest.raises(registry.UnknownTaskOrMixtureError) as error:
-    registry.get_task_or_mixture("flan2021:train:no_nlii")
+  with pytest.raises(lookup.UnknownTaskOrMixtureError) as error:
+    lookup.get_task_or_mixture("flan2021:train:no_nlii")
   message = str(error.value)
   assert "unknown task or mixture 'flan2021:train:no_nlii'" in message
   assert "flan2021:train:no_nli" in message
-  with pytest.raises(registry.UnknownTaskOrMixtureError, match="flan2021:rte:train"):
-    registry.get_task_or_mixture("flan2021:rtee:train")
+  with pytest.raises(lookup.UnknownTaskOrMixtureError, match="flan2021:rte:train"):
+    lookup.get_task_or_mixture("flan2021:rtee:train")
