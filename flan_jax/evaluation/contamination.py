@@ -41,8 +41,8 @@ import numpy as np
 import seqio
 
 from flan_jax import errors
-from flan_jax.data import ngrams
 from flan_jax.data import lookup
+from flan_jax.data import ngrams
 from flan_jax.data import registry
 from flan_jax.data.templates import OPTIONS_SLOT
 from flan_jax.evaluation import outputs

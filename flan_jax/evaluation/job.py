@@ -37,9 +37,9 @@ from flan_jax import errors
 from flan_jax import storage
 from flan_jax.checkpoints import loading
 from flan_jax.checkpoints import run_lock
+from flan_jax.data import lookup
 from flan_jax.data import mixtures
 from flan_jax.data import rank_classification
-from flan_jax.data import lookup
 from flan_jax.data import registry
 from flan_jax.evaluation import aggregation
 from flan_jax.evaluation import contamination as contamination_lib

@@ -29,9 +29,9 @@ import logging
 import os
 
 from flan_jax.data import chain_of_thought as cot
+from flan_jax.data import lookup
 from flan_jax.data import mixtures
 from flan_jax.data import paper_templates
-from flan_jax.data import lookup
 from flan_jax.data import registry
 from flan_jax.data import task_settings
 from flan_jax.data import template_types

@@ -33,9 +33,9 @@ import logging
 import os
 from typing import Mapping
 
+from flan_jax.data import lookup
 from flan_jax.data import mixtures
 from flan_jax.data import prerendered
-from flan_jax.data import lookup
 from flan_jax.data import registry
 from flan_jax.data import task_settings
 from tasks.flan2022 import common

@@ -7,8 +7,8 @@ import seqio
 
 import mock_helpers
 import tasks.flan2021  # noqa: F401  (registers every cluster and mixture)
-from flan_jax.data import mixtures as mixtures_lib
 from flan_jax.data import lookup
+from flan_jax.data import mixtures as mixtures_lib
 from flan_jax.data import registry
 from tasks.flan2021 import common
 from tasks.flan2021 import mixtures
