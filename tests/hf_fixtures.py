@@ -10,15 +10,26 @@ Built with transformers and the local CPU torch (no downloads). Two writers:
     save_pretrained  the files transformers 5's own `save_pretrained` writes
                      (its config.json fields, e.g. T5's
                      `scale_decoder_outputs`), in float32 or bfloat16
+
+and the parity checks the Hugging Face tests share: both sides' logits on the
+same tokens (`reference_logits`, `our_logits`, `check_logits`) and both
+sides' greedy tokens (`t5_greedy`, `decoder_greedy`).
 """
 
 import json
 import os
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import torch
 import transformers
 from safetensors.numpy import save_file
+
+from flan_jax.models import decoder_only
+from flan_jax.models import encoder_decoder
+from flan_jax.models import hf
+from flan_jax.models import t5
 
 VOCAB = 96
 
@@ -142,3 +153,87 @@ def save_pretrained(directory, model_type, config_kwargs, *, seed=0,
   model.to(dtype).save_pretrained(directory)
   with open(os.path.join(directory, "config.json")) as f:
     return json.load(f)
+
+
+def tokens(shape, seed):
+  """Random token ids above pad (0) and EOS (1)."""
+  return np.random.RandomState(seed).randint(2, VOCAB, shape).astype(np.int64)
+
+
+def t5_tokens():
+  """Encoder tokens (padding in the second row) and decoder inputs."""
+  enc, dec = tokens((2, 11), 0), tokens((2, 9), 1)
+  enc[1, 6:] = 0
+  dec[:, 0] = 0
+  return enc, dec
+
+
+def reference_logits(directory, model_type):
+  """transformers' logits on the shared tokens."""
+  reference = load_reference(directory, model_type)
+  with torch.no_grad():
+    if model_type in ("t5", "mt5"):
+      enc, dec = t5_tokens()
+      return reference(input_ids=torch.tensor(enc),
+                       attention_mask=torch.tensor(enc > 0),
+                       decoder_input_ids=torch.tensor(dec)).logits.numpy()
+    return reference(input_ids=torch.tensor(tokens((2, 13), 4))).logits.numpy()
+
+
+def our_logits(config, params):
+  """Our logits on the same tokens as `reference_logits`."""
+  if isinstance(config, t5.T5Config):
+    enc, dec = t5_tokens()
+    model = encoder_decoder.EncoderDecoderModel(config)
+    ours = jax.jit(lambda p, e, d: model.module.apply({"params": p}, e, d))(
+        params, jnp.asarray(enc, jnp.int32), jnp.asarray(dec, jnp.int32))
+  else:
+    model = decoder_only.DecoderOnlyModel(config, prefix_lm=False)
+    ours = jax.jit(model.logits)(
+        params, jnp.asarray(tokens((2, 13), 4), jnp.int32))
+  return np.asarray(ours)
+
+
+def check_logits(directory, model_type, label, tolerance=1e-4):
+  """Loads `directory` as we do and asserts our logits are transformers'
+  within `tolerance`; returns (config, params, transformers' logits)."""
+  theirs = reference_logits(directory, model_type)
+  config, params = hf.load_hf(directory)
+  delta = float(np.max(np.abs(our_logits(config, params) - theirs)))
+  # Printed for the parity figures in the issue notes (pytest -s shows it).
+  print(f"\nmax |delta logit| {label}: {delta:.3g} "
+        f"(max |logit| {np.max(np.abs(theirs)):.3g})")
+  assert np.std(theirs) > 0.5  # a meaningful scale for the tolerance
+  assert delta < tolerance
+  return config, params, theirs
+
+
+def t5_greedy(reference, config, params, enc, steps):
+  """(our, transformers') greedy tokens for encoder tokens `enc`."""
+  with torch.no_grad():
+    theirs = reference.generate(
+        input_ids=torch.tensor(enc), attention_mask=torch.tensor(enc > 0),
+        max_new_tokens=steps, min_new_tokens=steps,
+        do_sample=False, num_beams=1, eos_token_id=None,
+        # transformers' T5 cache assumes as many decoder as encoder layers.
+        use_cache=False).numpy()[:, 1:]
+  model = encoder_decoder.EncoderDecoderModel(
+      config, max_decode_length=steps, eos_id=-1)
+  ours = np.asarray(jax.jit(model.predict_batch)(
+      params, {"encoder_input_tokens": jnp.asarray(enc, jnp.int32)}))
+  return ours, theirs
+
+
+def decoder_greedy(reference, config, params, prompts, steps):
+  """(our, transformers') greedy continuations of `prompts` (KV cache)."""
+  length = prompts.shape[1]
+  with torch.no_grad():
+    theirs = reference.generate(
+        input_ids=torch.tensor(prompts), max_new_tokens=steps,
+        min_new_tokens=steps, do_sample=False, num_beams=1,
+        eos_token_id=None, pad_token_id=0).numpy()[:, length:]
+  model = decoder_only.DecoderOnlyModel(config, prefix_lm=False, eos_id=-1)
+  ours = np.asarray(jax.jit(model.generate, static_argnums=3)(
+      params, jnp.asarray(prompts, jnp.int32),
+      jnp.full((prompts.shape[0],), length, jnp.int32), steps))
+  return ours, theirs

@@ -45,6 +45,7 @@ from flan_jax.models import prompt_tuning  # pylint: disable=g-import-not-at-top
 from flan_jax.models import t5  # pylint: disable=g-import-not-at-top
 from flan_jax.parallel import partitioning  # pylint: disable=g-import-not-at-top
 from flan_jax.steps import builder  # pylint: disable=g-import-not-at-top
+from flan_jax.train import input_pipeline  # pylint: disable=g-import-not-at-top
 from flan_jax.train import optimizers  # pylint: disable=g-import-not-at-top
 from flan_jax.train import trainer  # pylint: disable=g-import-not-at-top
 
@@ -70,6 +71,18 @@ def tiny_optimizer(learning_rate: float = 3e-3, name: str = "adafactor",
   # Factor every matrix of the tiny model (it has no dim of 128 or more).
   return optimizers.make_optimizer(name=name, learning_rate=learning_rate,
                                    min_dim_size_to_factor=8, **kwargs)
+
+
+def first_batch(model, pack: bool = True, batch_size: int = 8) -> dict:
+  """The first batch the input pipeline gives `model` from toy:train:all."""
+  batches = input_pipeline.PackedBatches(
+      input_pipeline.mixture_examples("toy:train:all"),
+      input_pipeline.packing_layout(model.feature_converter(pack=pack),
+                                    LENGTHS),
+      batch_size=batch_size, seed=0)
+  batch = next(batches)
+  batches.close()
+  return batch
 
 
 def run(model_dir: str, steps: int, mesh_shape=None, batch_size: int = 8,

@@ -509,10 +509,11 @@ def _load_frozen_base(model: api.Model, state: TrainState,
     state = state.replace(frozen=loading.restore_frozen(
         initial_checkpoint, state.frozen))
     log.info("frozen base from %s", initial_checkpoint)
-  record = adapter_base.record(initial_checkpoint, seed, state.frozen)
-  if saved is not None:
+  if saved is not None:  # resumed: the base must be the recorded one
     adapter_base.check(saved, state.frozen, f"MODEL_DIR {directory}")
-  elif model.config.prompt is not None:
+    return state, {"base": saved}
+  record = adapter_base.record(initial_checkpoint, seed, state.frozen)
+  if model.config.prompt is not None:
     sharding = jax.tree.map(lambda x: x.sharding, state.params)
     params = prompt_tuning.initialize(
         state.all_params(), model.config.prompt,

@@ -13,15 +13,12 @@ repeats leave layers over, scanned and not.
 import dataclasses
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
 
 import hf_fixtures
 import script_runner
-from flan_jax.models import decoder_only
-from flan_jax.models import encoder_decoder
 from flan_jax.models import hf
 from flan_jax.models import hf_config
 from flan_jax.models.hf_config import HfConversionError
@@ -66,10 +63,6 @@ PARAMS = [(name, dtype) for name in CASES
           for dtype in ("float32", "bfloat16")]
 
 
-def _tokens(shape, seed):
-  return np.random.RandomState(seed).randint(2, VOCAB, shape).astype(np.int64)
-
-
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
   """name, dtype -> the directory save_pretrained wrote (built once)."""
@@ -87,46 +80,10 @@ def saved(tmp_path_factory):
   return get
 
 
-def _reference_logits(directory, model_type):
-  reference = hf_fixtures.load_reference(directory, model_type)
-  with torch.no_grad():
-    if model_type == "t5":
-      enc, dec = _tokens((2, 11), 0), _tokens((2, 9), 1)
-      enc[1, 6:] = 0
-      dec[:, 0] = 0
-      return reference(input_ids=torch.tensor(enc),
-                       attention_mask=torch.tensor(enc > 0),
-                       decoder_input_ids=torch.tensor(dec)).logits.numpy()
-    return reference(input_ids=torch.tensor(_tokens((2, 13), 4))).logits.numpy()
-
-
-def _our_logits(config, params):
-  if config.family == "t5":
-    enc, dec = _tokens((2, 11), 0), _tokens((2, 9), 1)
-    enc[1, 6:] = 0
-    dec[:, 0] = 0
-    model = encoder_decoder.EncoderDecoderModel(config)
-    return np.asarray(jax.jit(
-        lambda p, e, d: model.module.apply({"params": p}, e, d))(
-            params, jnp.asarray(enc, jnp.int32), jnp.asarray(dec, jnp.int32)))
-  model = decoder_only.DecoderOnlyModel(config, prefix_lm=False)
-  return np.asarray(jax.jit(model.logits)(
-      params, jnp.asarray(_tokens((2, 13), 4), jnp.int32)))
-
-
 @pytest.mark.parametrize("name,dtype", PARAMS)
 def test_logits_match_transformers(name, dtype, saved):
-  model_type = CASES[name][0]
-  directory = saved(name, dtype)
-  theirs = _reference_logits(directory, model_type)
-  config, params = hf.load_hf(directory)
-  ours = _our_logits(config, params)
-  delta = float(np.max(np.abs(ours - theirs)))
-  # Printed for the parity figures in the issue note (pytest -s shows it).
-  print(f"\nmax |delta logit| {name} {dtype}: {delta:.3g} "
-        f"(max |logit| {np.max(np.abs(theirs)):.3g})")
-  assert np.std(theirs) > 0.5  # a meaningful scale for a 1e-4 tolerance
-  assert delta < LOGIT_TOLERANCE
+  hf_fixtures.check_logits(saved(name, dtype), CASES[name][0],
+                           f"{name} {dtype}", LOGIT_TOLERANCE)
 
 
 def test_configs_read_as_transformers_builds_them(saved):
@@ -146,26 +103,13 @@ def test_configs_read_as_transformers_builds_them(saved):
               4, 1e5, "linear", 2.0, 1e3, 24.0, 20.0)
 
 
-def _greedy_decoder(config, params, directory, model_type):
-  reference = hf_fixtures.load_reference(directory, model_type)
-  prompts = _tokens((2, 5), 4)
-  with torch.no_grad():
-    theirs = reference.generate(
-        input_ids=torch.tensor(prompts), max_new_tokens=GREEDY_TOKENS,
-        min_new_tokens=GREEDY_TOKENS, do_sample=False, num_beams=1,
-        eos_token_id=None, pad_token_id=0).numpy()[:, 5:]
-  model = decoder_only.DecoderOnlyModel(config, prefix_lm=False, eos_id=-1)
-  ours = np.asarray(jax.jit(model.generate, static_argnums=3)(
-      params, jnp.asarray(prompts, jnp.int32), jnp.array([5, 5], jnp.int32),
-      GREEDY_TOKENS))
-  return ours, theirs
-
-
 @pytest.mark.parametrize("name", ["qwen3_tied", "gemma3", "gemma3_untied"])
 def test_greedy_decoding_with_cache_matches_generate(name, saved):
   directory = saved(name, "float32")
   config, params = hf.load_hf(directory)
-  ours, theirs = _greedy_decoder(config, params, directory, CASES[name][0])
+  reference = hf_fixtures.load_reference(directory, CASES[name][0])
+  ours, theirs = hf_fixtures.decoder_greedy(
+      reference, config, params, hf_fixtures.tokens((2, 5), 4), GREEDY_TOKENS)
   assert theirs.shape == (2, GREEDY_TOKENS)
   np.testing.assert_array_equal(ours, theirs)
 
@@ -174,19 +118,9 @@ def test_t5_1_0_greedy_decoding_matches_generate(saved):
   directory = saved("t5_1_0", "float32")
   reference = hf_fixtures.load_reference(directory, "t5")
   config, params = hf.load_hf(directory)
-  enc = _tokens((2, 11), 0)
-  enc[1, 6:] = 0
-  with torch.no_grad():
-    theirs = reference.generate(
-        input_ids=torch.tensor(enc), attention_mask=torch.tensor(enc > 0),
-        max_new_tokens=GREEDY_TOKENS, min_new_tokens=GREEDY_TOKENS,
-        do_sample=False, num_beams=1, eos_token_id=None,
-        # transformers' T5 cache assumes as many decoder as encoder layers.
-        use_cache=False).numpy()[:, 1:]
-  model = encoder_decoder.EncoderDecoderModel(
-      config, max_decode_length=GREEDY_TOKENS, eos_id=-1)
-  ours = np.asarray(jax.jit(model.predict_batch)(
-      params, {"encoder_input_tokens": jnp.asarray(enc, jnp.int32)}))
+  enc, _ = hf_fixtures.t5_tokens()
+  ours, theirs = hf_fixtures.t5_greedy(reference, config, params, enc,
+                                       GREEDY_TOKENS)
   np.testing.assert_array_equal(ours, theirs)
 
 
@@ -199,10 +133,12 @@ def test_gemma3_scanned_blocks_compute_the_same(saved):
   assert sorted(scanned) == ["blocks", "final_norm", "layers_3", "layers_4",
                              "token_embedder"]
   assert scanned["blocks"]["layers_2"]["mlp"]["up"]["kernel"].shape[0] == 1
-  np.testing.assert_allclose(_our_logits(scanned_config, scanned),
-                             _our_logits(config, params), atol=1e-5, rtol=0)
-  ours, theirs = _greedy_decoder(scanned_config, scanned, directory,
-                                 "gemma3_text")
+  np.testing.assert_allclose(
+      hf_fixtures.our_logits(scanned_config, scanned),
+      hf_fixtures.our_logits(config, params), atol=1e-5, rtol=0)
+  ours, theirs = hf_fixtures.decoder_greedy(
+      hf_fixtures.load_reference(directory, "gemma3_text"), scanned_config,
+      scanned, hf_fixtures.tokens((2, 5), 4), GREEDY_TOKENS)
   np.testing.assert_array_equal(ours, theirs)
   for a, b in zip(jax.tree.leaves(hf.unstack_layers(scanned)),
                   jax.tree.leaves(params)):
@@ -225,9 +161,9 @@ def test_export_and_reimport_give_identical_parameters(name, saved,
   assert again_config == config
   for a, b in zip(jax.tree.leaves(again), jax.tree.leaves(params)):
     np.testing.assert_array_equal(a, b)
-  np.testing.assert_allclose(_reference_logits(out, model_type),
-                             _reference_logits(directory, model_type),
-                             atol=1e-5, rtol=0)
+  np.testing.assert_allclose(
+      hf_fixtures.reference_logits(out, model_type),
+      hf_fixtures.reference_logits(directory, model_type), atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("name,scan", [("t5_1_0", False),

@@ -14,18 +14,13 @@ FLAN-T5. Each converted model, exported again, gives transformers the same
 logits as the original files.
 """
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
 
 import hf_fixtures
-from flan_jax.models import decoder_only
-from flan_jax.models import encoder_decoder
 from flan_jax.models import hf
-from flan_jax.models import t5
 
 LOGIT_TOLERANCE = 1e-4
 T5 = hf_fixtures.T5_CONFIG
@@ -94,61 +89,18 @@ def _check_files(directory, config_json, name, dtype):
     assert ("lm_head.weight" in names) == lm_head
 
 
-def _tokens(shape, seed):
-  return np.random.RandomState(seed).randint(
-      2, hf_fixtures.VOCAB, shape).astype(np.int64)
-
-
-def _reference_logits(directory, model_type):
-  reference = hf_fixtures.load_reference(directory, model_type)
-  with torch.no_grad():
-    if model_type in ("t5", "mt5"):
-      enc, dec = _t5_tokens()
-      return reference(input_ids=torch.tensor(enc),
-                       attention_mask=torch.tensor(enc > 0),
-                       decoder_input_ids=torch.tensor(dec)).logits.numpy()
-    return reference(input_ids=torch.tensor(_tokens((2, 13), 4))).logits.numpy()
-
-
-def _t5_tokens():
-  enc, dec = _tokens((2, 11), 0), _tokens((2, 9), 1)
-  enc[1, 6:] = 0  # padding in the second row
-  dec[:, 0] = 0
-  return enc, dec
-
-
-def _our_logits(config, params):
-  if isinstance(config, t5.T5Config):
-    enc, dec = _t5_tokens()
-    model = encoder_decoder.EncoderDecoderModel(config)
-    ours = jax.jit(lambda p, e, d: model.module.apply({"params": p}, e, d))(
-        params, jnp.asarray(enc, jnp.int32), jnp.asarray(dec, jnp.int32))
-  else:
-    model = decoder_only.DecoderOnlyModel(config, prefix_lm=False)
-    ours = jax.jit(model.logits)(
-        params, jnp.asarray(_tokens((2, 13), 4), jnp.int32))
-  return np.asarray(ours)
-
-
 @pytest.mark.parametrize("name,dtype", PARAMS)
 def test_save_pretrained_files_convert_within_tolerance(name, dtype, tmp_path):
   directory = str(tmp_path / name)
   config_json = _save(directory, name, dtype, tmp_path)
   _check_files(directory, config_json, name, dtype)
   model_type = CASES[name][0]
-  theirs = _reference_logits(directory, model_type)
-  config, params = hf.load_hf(directory)
-  ours = _our_logits(config, params)
-  delta = float(np.max(np.abs(ours - theirs)))
-  # Printed for the parity figures in the issue note (pytest -s shows it).
-  print(f"\nmax |delta logit| {name} {dtype}: {delta:.3g} "
-        f"(max |logit| {np.max(np.abs(theirs)):.3g})")
-  assert np.std(theirs) > 0.5  # a meaningful scale for a 1e-4 tolerance
-  assert delta < LOGIT_TOLERANCE
+  config, params, theirs = hf_fixtures.check_logits(
+      directory, model_type, f"{name} {dtype}", LOGIT_TOLERANCE)
 
   # Exported back (config.json with scale_decoder_outputs, lm_head.weight
   # only when untied), transformers computes the same logits again.
   exported = hf.save_hf(config, params, str(tmp_path / "exported"))
-  again = _reference_logits(exported, "t5" if model_type == "mt5" else
-                            model_type)
+  again = hf_fixtures.reference_logits(
+      exported, "t5" if model_type == "mt5" else model_type)
   np.testing.assert_allclose(again, theirs, rtol=0, atol=1e-5)

@@ -26,7 +26,6 @@ from flan_jax.evaluation import job
 from flan_jax.models import trainable
 from flan_jax.parallel import partitioning
 from flan_jax.steps import builder
-from flan_jax.train import input_pipeline
 from flan_jax.train import train_state
 
 TESTS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -45,17 +44,6 @@ def _steps(model, optimizer):
                                       toy_training.LENGTHS, 8)
   return train_state.step_builder(model, optimizer,
                                   partitioning.Partitioner(), shapes, 0)
-
-
-def _batch(model, pack=True):
-  converter = model.feature_converter(pack=pack)
-  batches = input_pipeline.PackedBatches(
-      input_pipeline.mixture_examples("toy:train:all"),
-      input_pipeline.packing_layout(converter, toy_training.LENGTHS),
-      batch_size=8, seed=0)
-  batch = next(batches)
-  batches.close()
-  return batch
 
 
 def _step_before_the_split(model, tx, dropout_seed):
@@ -84,7 +72,7 @@ def test_full_finetuning_is_the_step_before_the_split_bit_for_bit():
   assert state.frozen is None
   assert jax.tree.structure(steps.state_shardings.params) == jax.tree.structure(
       state.params)
-  batch = _batch(model)
+  batch = toy_training.first_batch(model)
   new = steps.jit_train_step(train_state.make_train_step(model, steps.tx, 0))
   old = steps.jit_train_step(_step_before_the_split(model, steps.tx, 0))
   copy = lambda s: jax.tree.map(lambda x: x.copy(), s)

@@ -14,7 +14,6 @@ import toy_training
 from flan_jax import errors
 from flan_jax.parallel import partitioning
 from flan_jax.steps import builder
-from flan_jax.train import input_pipeline
 from flan_jax.train import train_state
 
 TESTS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -37,18 +36,13 @@ def run_script(args, *, devices: int = 1, timeout: int = 900):
 def setup():
   model = toy_training.tiny_model()
   partitioner = partitioning.Partitioner()
-  converter = model.feature_converter(pack=True)
-  shapes = builder.model_input_shapes(converter, toy_training.LENGTHS, 8)
+  shapes = builder.model_input_shapes(model.feature_converter(pack=True),
+                                      toy_training.LENGTHS, 8)
   steps = train_state.step_builder(model, toy_training.tiny_optimizer(1e-2),
                                    partitioner, shapes, 0)
   state, tx = steps.init_state(), steps.tx
-  batches = input_pipeline.PackedBatches(
-      input_pipeline.mixture_examples("toy:train:all"),
-      input_pipeline.packing_layout(converter, toy_training.LENGTHS),
-      batch_size=8, seed=0)
-  batch = next(batches)
-  batches.close()
-  return model, tx, partitioner, state, steps, batch
+  return (model, tx, partitioner, state, steps,
+          toy_training.first_batch(model))
 
 
 def test_train_step_lowers_the_loss_on_a_fixed_batch(setup):
