@@ -12,8 +12,9 @@ Built with transformers and the local CPU torch (no downloads). Two writers:
                      `scale_decoder_outputs`), in float32 or bfloat16
 
 and the parity checks the Hugging Face tests share: both sides' logits on the
-same tokens (`reference_logits`, `our_logits`, `check_logits`) and both
-sides' greedy tokens (`t5_greedy`, `decoder_greedy`).
+same tokens (`reference_logits`, `our_logits`, `check_logits`), both
+sides' greedy tokens (`t5_greedy`, `decoder_greedy`), and export back to
+the files' own tensors (`check_exported_tensors`).
 """
 
 import json
@@ -237,3 +238,15 @@ def decoder_greedy(reference, config, params, prompts, steps):
       params, jnp.asarray(prompts, jnp.int32),
       jnp.full((prompts.shape[0],), length, jnp.int32), steps))
   return ours, theirs
+
+
+def check_exported_tensors(directory):
+  """Loads `directory` as we do and asserts that exporting it gives back the
+  files' tensors, every name and value; returns (config, params)."""
+  config, params = hf.load_hf(directory)
+  original = hf.read_tensors(directory)
+  exported = hf.tensors_from_params(config, params)
+  assert set(exported) == set(original)
+  for name, value in exported.items():
+    np.testing.assert_array_equal(value, original[name], err_msg=name)
+  return config, params

@@ -297,16 +297,8 @@ def test_encoder_decoder_loglikelihoods_and_greedy_equal_the_hf_backend(
       "lm_head.weight"]
   assert not torch.equal(theirs.model.lm_head.weight, lm_head)
   theirs.model.lm_head.weight = torch.nn.Parameter(lm_head)
-  requests = _instances("loglikelihood", [
-      (d["question"], " " + c) for d in setup["docs"][:4]
-      for c in d["choices"]])
-  mine, hers = ours.loglikelihood(requests), theirs.loglikelihood(requests)
-  np.testing.assert_allclose([m[0] for m in mine], [h[0] for h in hers],
-                             atol=1e-3)
-  assert [m[1] for m in mine] == [h[1] for h in hers]
-  gen = _instances("generate_until", [(d["question"], {
-      "until": ["\n"], "max_gen_toks": 4}) for d in setup["docs"][:2]])
-  assert ours.generate_until(gen) == theirs.generate_until(gen)
+  _assert_same_answers(ours, theirs, setup["docs"][:4], setup["docs"][:2],
+                       max_gen_toks=4)
   _assert_greedy_continuations_are_greedy(ours, theirs,
                                           setup["docs"][0]["question"])
 
@@ -339,16 +331,23 @@ def test_qwen3_and_gemma3_loglikelihoods_and_greedy_equal_the_hf_backend(
                                            tokenizer_dir=setup["tok_dir"])
   ours = _backend(model, params, setup["tok_dir"])
   theirs = _hflm(hf_dir)
+  _assert_same_answers(ours, theirs, setup["docs"][:3], setup["docs"][:2],
+                       max_gen_toks=6)
+
+
+def _assert_same_answers(ours, theirs, scored, generated, max_gen_toks):
+  """Both backends give the same log-likelihoods (within 1e-3) and greedy
+  flags for every choice of the `scored` docs, and the same greedy
+  generations for the `generated` docs' questions."""
   requests = _instances("loglikelihood", [
-      (d["question"], " " + c) for d in setup["docs"][:3]
-      for c in d["choices"]])
+      (d["question"], " " + c) for d in scored for c in d["choices"]])
   mine, hers = ours.loglikelihood(requests), theirs.loglikelihood(requests)
   np.testing.assert_allclose([m[0] for m in mine], [h[0] for h in hers],
                              atol=1e-3)
   assert [m[1] for m in mine] == [h[1] for h in hers]
   gen = _instances("generate_until", [
-      (d["question"], {"until": ["\n"], "max_gen_toks": 6,
-                       "do_sample": False}) for d in setup["docs"][:2]])
+      (d["question"], {"until": ["\n"], "max_gen_toks": max_gen_toks,
+                       "do_sample": False}) for d in generated])
   assert ours.generate_until(gen) == theirs.generate_until(gen)
 
 

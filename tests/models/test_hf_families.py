@@ -150,12 +150,7 @@ def test_export_and_reimport_give_identical_parameters(name, saved,
                                                        tmp_path):
   model_type = CASES[name][0]
   directory = saved(name, "float32")
-  config, params = hf.load_hf(directory)
-  original = hf.read_tensors(directory)
-  exported = hf.tensors_from_params(config, params)
-  assert set(exported) == set(original)
-  for tensor, value in exported.items():
-    np.testing.assert_array_equal(value, original[tensor], err_msg=tensor)
+  config, params = hf_fixtures.check_exported_tensors(directory)
   out = hf.save_hf(config, params, str(tmp_path / "export"))
   again_config, again = hf.load_hf(out)
   assert again_config == config

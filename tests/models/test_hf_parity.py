@@ -43,11 +43,7 @@ def test_t5_logits_and_greedy_match_transformers(t5_dir):
 
 def test_t5_export_round_trip(t5_dir, tmp_path):
   _, directory = t5_dir
-  config, params = hf.load_hf(directory)
-  original = hf.read_tensors(directory)
-  exported = hf.tensors_from_params(config, params)
-  for name, value in exported.items():
-    np.testing.assert_array_equal(value, original[name], err_msg=name)
+  config, params = hf_fixtures.check_exported_tensors(directory)
   out = hf.save_hf(config, params, str(tmp_path / "export"))
   reloaded = hf_fixtures.load_reference(out, "t5")
   reference = hf_fixtures.load_reference(directory, "t5")
@@ -85,12 +81,7 @@ def test_decoder_logits_and_greedy_match_transformers(decoder_dir):
 
 def test_decoder_export_round_trip(decoder_dir, tmp_path):
   _, model_type, directory = decoder_dir
-  config, params = hf.load_hf(directory)
-  original = hf.read_tensors(directory)
-  exported = hf.tensors_from_params(config, params)
-  assert set(exported) == set(original)
-  for name, value in exported.items():
-    np.testing.assert_array_equal(value, original[name], err_msg=name)
+  config, params = hf_fixtures.check_exported_tensors(directory)
   out = hf.save_hf(config, params, str(tmp_path / "export"))
   reloaded = hf_fixtures.load_reference(out, model_type)
   reference = hf_fixtures.load_reference(directory, model_type)
